@@ -1,0 +1,193 @@
+"""The host's end of the executor channel: framed messages with deadlines."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import struct
+import time
+from collections import deque
+from typing import Protocol
+
+from sandbox.executor import CANDIDATE_TAG, EXECUTOR_TAG, FrameError, FrameReader, pack, parse
+
+
+class ChannelClosed(ConnectionError):
+    """The executor went away (it exited, crashed or was killed)."""
+
+
+class ChannelTimeout(TimeoutError):
+    """No frame arrived before the deadline."""
+
+
+class Transport(Protocol):
+    """Raw bytes to and from one executor."""
+
+    def fileno(self) -> int: ...
+    def write(self, data: bytes) -> None: ...
+    def read(self) -> bytes: ...  # b"" at end of stream; call only when readable
+    def close(self) -> None: ...
+
+
+class PipeTransport:
+    """An executor that is a local child process: its stdin and stdout pipes."""
+
+    def __init__(self, write_fd: int, read_fd: int) -> None:
+        self._write_fd, self._read_fd = write_fd, read_fd
+
+    def fileno(self) -> int:
+        return self._read_fd
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._write_fd, view) :]
+
+    def read(self) -> bytes:
+        return os.read(self._read_fd, 1 << 20)
+
+    def close(self) -> None:
+        for fd in (self._write_fd, self._read_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+_DOCKER_HEADER = struct.Struct(">BxxxI")
+
+
+class DockerAttachTransport:
+    """A container's attached stdin/stdout: Docker multiplexes stdout and stderr
+    into frames with an 8-byte header; stderr is kept (its tail) for diagnostics."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._pending = bytearray()
+        self.stderr_tail = b""
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def write(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def read(self) -> bytes:
+        data = self._sock.recv(1 << 20)
+        if not data:
+            return b""
+        self._pending += data
+        out = bytearray()
+        while len(self._pending) >= 8:
+            stream, size = _DOCKER_HEADER.unpack_from(self._pending)
+            if len(self._pending) < 8 + size:
+                break
+            chunk = bytes(self._pending[8 : 8 + size])
+            del self._pending[: 8 + size]
+            if stream == 1:
+                out += chunk
+            else:
+                self.stderr_tail = (self.stderr_tail + chunk)[-4096:]
+        if not out:
+            # Only a partial or a stderr frame arrived: report "nothing yet", not EOF.
+            return _NOTHING
+        return bytes(out)
+
+    def close(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+
+
+class _Nothing(bytes):
+    """Data was read but none of it was the executor's stdout."""
+
+
+_NOTHING = _Nothing()
+
+
+class Channel:
+    """Sends requests to an executor and receives its tagged frames, with deadlines."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self._reader = FrameReader(max_frame=16 * 1024 * 1024 + 1)
+        self._frames: deque[bytes] = deque()
+        self.closed = False
+
+    def send(self, message: dict) -> None:
+        if self.closed:
+            raise ChannelClosed("the executor channel is closed")
+        try:
+            self.transport.write(pack(message))
+        except OSError as exc:
+            self.closed = True
+            raise ChannelClosed(f"cannot write to the executor: {exc}") from None
+
+    def receive(self, deadline: float) -> tuple[str, dict]:
+        """Next frame as (who, message): who is "executor" or "candidate".
+
+        A candidate frame that is not valid JSON is returned as ("candidate", {"op": "garbage"}).
+        """
+        while not self._frames:
+            if self.closed:
+                raise ChannelClosed("the executor channel is closed")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout("no answer from the sandbox before the deadline")
+            readable, _, _ = select.select([self.transport], [], [], remaining)
+            if not readable:
+                continue
+            try:
+                data = self.transport.read()
+            except OSError:
+                data = b""
+            if isinstance(data, _Nothing):
+                continue
+            if not data:
+                self.closed = True
+                raise ChannelClosed("the executor closed the channel")
+            try:
+                self._frames.extend(self._reader.feed(data))
+            except FrameError as exc:
+                self.closed = True
+                raise ChannelClosed(f"the executor broke the framing: {exc}") from None
+        payload = self._frames.popleft()
+        tag, body = payload[:1], payload[1:]
+        if tag == EXECUTOR_TAG:
+            try:
+                return "executor", parse(body)
+            except FrameError as exc:
+                self.closed = True
+                raise ChannelClosed(f"the executor sent a malformed frame: {exc}") from None
+        if tag == CANDIDATE_TAG:
+            try:
+                return "candidate", parse(body)
+            except FrameError:
+                return "candidate", {"op": "garbage"}
+        self.closed = True
+        raise ChannelClosed("a frame with an unknown origin arrived")
+
+    def peek_closed(self) -> bool:
+        """True when the executor is known to be gone; never blocks."""
+        if self.closed:
+            return True
+        try:
+            while select.select([self.transport], [], [], 0)[0]:
+                data = self.transport.read()
+                if isinstance(data, _Nothing):
+                    continue
+                if not data:
+                    self.closed = True
+                    break
+                self._frames.extend(self._reader.feed(data))
+        except (OSError, FrameError):
+            self.closed = True
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+        self.transport.close()

@@ -1,0 +1,381 @@
+"""The trusted side of the verdict protocol.
+
+The tests run here, outside the candidate's sandbox. Inside them `candidate` (and the
+entry point's own name) is a proxy: each call crosses to the candidate process as
+plain builtins and comes back decoded into fresh builtins, so nothing the candidate
+defines takes part in a comparison. A pass is decided only here.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import time
+from dataclasses import dataclass, field
+
+from sandbox.channel import Channel, ChannelClosed, ChannelTimeout
+from sandbox.executor import CodecError, decode, encode
+from sandbox.verdict import ErrorKind, Job, TestResult, Verdict
+
+REPR_LIMIT = 400
+TRACEBACK_LIMIT = 4000
+FINISH_GRACE = 5.0
+
+
+class Abort(BaseException):
+    """Ends a test for a reason the test code must not be able to swallow."""
+
+    kind: ErrorKind = "crash"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CandidateTimeout(Abort):
+    kind = "timeout"
+
+
+class CandidateCrashed(Abort):
+    kind = "crash"
+
+
+class InvalidValue(Abort):
+    kind = "invalid_value"
+
+
+class CandidateError(Exception):
+    """Stands for an exception of a type the candidate defined."""
+
+
+def _short(text: str, limit: int = REPR_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 15] + f"... [{len(text) - limit + 15} more]"
+
+
+def _safe_repr(value) -> str:
+    try:
+        return _short(repr(value))
+    except Exception:  # noqa: BLE001 - a pathological but trusted value
+        return "<unrepresentable>"
+
+
+def _text(value, limit: int) -> str:
+    return _short(value, limit) if type(value) is str else ""
+
+
+_SAFE_EXCEPTIONS = {
+    name: cls
+    for name, cls in vars(builtins).items()
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins"
+}
+
+
+@dataclass
+class CallRecord:
+    call: str
+    got: str | None = None
+    raised: str | None = None
+
+
+@dataclass
+class _Session:
+    """One candidate process, from `start` to its death or the job's end."""
+
+    channel: Channel
+    entry_point: str
+    deadline: float = 0.0
+    calls: list[CallRecord] = field(default_factory=list)
+    aborted: Abort | None = None
+    last_raise: tuple[BaseException, dict] | None = None
+
+    def abort(self, error: Abort) -> Abort:
+        self.aborted = error
+        return error
+
+    def receive_candidate(self) -> dict:
+        """The candidate's next frame; executor frames other than exits are protocol noise."""
+        while True:
+            try:
+                who, message = self.channel.receive(self.deadline)
+            except ChannelTimeout:
+                raise self.abort(CandidateTimeout("timed out")) from None
+            except ChannelClosed as exc:
+                raise self.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
+            if who == "candidate":
+                return message
+            if message.get("op") == "exited":
+                status = message.get("status")
+                detail = f" (status {status})" if type(status) is int else ""
+                raise self.abort(CandidateCrashed(f"the candidate process exited{detail}"))
+
+    def call(self, args: tuple, kwargs: dict):
+        if self.aborted is not None:
+            raise self.aborted
+        shown = ", ".join([_safe_repr(a) for a in args] + [f"{k}={_safe_repr(v)}" for k, v in kwargs.items()])
+        record = CallRecord(call=f"{self.entry_point}({shown})")
+        self.calls.append(record)
+        try:
+            request = {"op": "call", "args": encode(args), "kwargs": encode(kwargs)}
+        except CodecError as exc:
+            raise self.abort(Abort(f"the test passed a value the sandbox cannot carry: {exc}")) from None
+        try:
+            self.channel.send(request)
+        except ChannelClosed as exc:
+            raise self.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
+        reply = self.receive_candidate()
+        op = reply.get("op")
+        if op == "return":
+            try:
+                value = decode(reply.get("value"))
+                mutated = {int(i): decode(v) for i, v in dict(reply.get("mutated") or {}).items()}
+            except (CodecError, TypeError, ValueError) as exc:
+                raise self.abort(InvalidValue(f"the candidate returned an invalid value: {exc}")) from None
+            _mirror_mutations(args, mutated)
+            record.got = _safe_repr(value)
+            return value
+        if op == "raise" and isinstance(reply.get("error"), dict):
+            error = reply["error"]
+            kind, message = _text(error.get("type"), 100), _text(error.get("message"), REPR_LIMIT)
+            record.raised = f"{kind}: {message}" if message else kind
+            cls = _SAFE_EXCEPTIONS.get(kind)
+            if cls is None and kind in ("SystemExit", "KeyboardInterrupt", "GeneratorExit"):
+                raise self.abort(CandidateCrashed(f"the candidate raised {kind}"))
+            try:
+                exc = cls(message) if cls is not None else CandidateError(message)
+            except Exception:  # noqa: BLE001 - constructors with other signatures
+                exc = CandidateError(message)
+            self.last_raise = (exc, error)
+            raise exc
+        if op == "invalid":
+            raise self.abort(InvalidValue(_text(reply.get("message"), REPR_LIMIT) or "invalid value"))
+        raise self.abort(InvalidValue(f"the candidate sent an unexpected {op!r} frame"))
+
+
+def _mirror_mutations(args: tuple, mutated: dict[int, object]) -> None:
+    """Applies the candidate's in-place changes to the test's own argument objects."""
+    for index, value in mutated.items():
+        if not 0 <= index < len(args):
+            continue
+        target = args[index]
+        if type(target) is list and type(value) is list:
+            target[:] = value
+        elif type(target) is dict and type(value) is dict:
+            target.clear()
+            target.update(value)
+        elif type(target) is set and type(value) is set:
+            target.clear()
+            target.update(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str, filename: str):
+    return compile(source, filename, "exec")
+
+
+@functools.lru_cache(maxsize=4096)
+def _asserts(source: str) -> tuple[ast.Assert, ...]:
+    return tuple(node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Assert))
+
+
+def _mentions(node: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+
+
+def _explain_assertion(exc: AssertionError, source: str, filename: str, names: set[str]) -> dict:
+    """The failing assert's text and, where it compares, the expected value."""
+    tb, frame, line = exc.__traceback__, None, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            frame, line = tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+    if frame is None:
+        return {}
+    node = next((n for n in _asserts(source) if n.lineno <= line <= (n.end_lineno or n.lineno)), None)
+    if node is None:
+        return {}
+    info = {"statement": _short(ast.get_source_segment(source, node) or "")}
+    test = node.test
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.Is)):
+        sides = [test.left, test.comparators[0]]
+        plain = [s for s in sides if not _mentions(s, names)]
+        if len(plain) == 1:
+            try:
+                expected = eval(compile(ast.Expression(plain[0]), filename, "eval"), frame.f_globals, frame.f_locals)
+                info["expected"] = _safe_repr(expected)
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+    elif _mentions(test, names):
+        info["expected"] = "a false value" if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) else "a true value"
+    return info
+
+
+def _start(session: _Session, job: Job) -> dict | None:
+    """Starts a fresh candidate process; returns its load error, if any."""
+    session.channel.send({"op": "start", "program": job.program, "entry_point": job.entry_point, "setup": job.setup})
+    reply = session.receive_candidate()
+    if reply.get("op") != "ready":
+        raise session.abort(InvalidValue(f"the candidate sent an unexpected {reply.get('op')!r} frame"))
+    if reply.get("ok") is True:
+        return None
+    error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+    return {
+        "type": _text(error.get("type"), 100) or "Exception",
+        "message": _text(error.get("message"), REPR_LIMIT),
+        "traceback": _text(error.get("traceback"), TRACEBACK_LIMIT),
+    }
+
+
+def _load_failure(name: str, error: dict) -> TestResult:
+    kind: ErrorKind = "exception"
+    if error["type"] in ("SyntaxError", "IndentationError", "TabError"):
+        kind = "syntax"
+    elif error["type"] in ("NameError", "ImportError", "ModuleNotFoundError"):
+        kind = "name"
+    return TestResult(
+        name=name,
+        passed=False,
+        kind=kind,
+        message=f"failed: {error['message']}",
+        exception=f"{error['type']}: {error['message']}",
+        traceback=error["traceback"] or None,
+    )
+
+
+def _run_test(session: _Session, job: Job, index: int) -> TestResult:
+    test = job.tests[index]
+    filename = f"<test {test.name}>"
+    names = {"candidate", job.entry_point}
+    namespace: dict = {}
+    try:
+        exec(_compile(job.trusted_prelude, "<prompt>"), namespace)
+    except Exception as exc:  # noqa: BLE001 - the problem's fault, not the candidate's
+        message = f"failed: the problem's prompt does not run on the trusted side: {type(exc).__name__}: {exc}"
+        return TestResult(name=test.name, passed=False, kind="sandbox", message=_short(message))
+    proxy = _make_proxy(session)
+    namespace["candidate"] = namespace[job.entry_point] = proxy
+    session.calls.clear()
+    session.last_raise = None
+    result = TestResult(name=test.name, passed=False, kind="passed")
+    try:
+        exec(_compile(test.source, filename), namespace)
+    except Abort as exc:
+        result.kind, result.message = exc.kind, _abort_message(exc)
+    except BaseException as exc:  # noqa: BLE001 - whatever the test raised is a failure
+        raised = session.last_raise
+        if raised is not None and raised[0] is exc:
+            error = raised[1]
+            message = _text(error.get("message"), REPR_LIMIT)
+            result.kind, result.message = "exception", f"failed: {message}"
+            result.exception = f"{_text(error.get('type'), 100)}: {message}"
+            result.traceback = _text(error.get("traceback"), TRACEBACK_LIMIT) or None
+        elif isinstance(exc, AssertionError):
+            result.kind, result.message = "assertion", f"failed: {exc}"
+            info = _explain_assertion(exc, test.source, filename, names)
+            result.statement, result.expected = info.get("statement"), info.get("expected")
+        else:
+            result.kind, result.message = "exception", f"failed: {exc}"
+            result.exception = f"{type(exc).__name__}: {_short(str(exc))}"
+    else:
+        if session.aborted is not None:  # the test swallowed an abort with a bare except
+            result.kind, result.message = session.aborted.kind, _abort_message(session.aborted)
+        else:
+            result.passed, result.message = True, "passed"
+    if session.calls and not result.passed:
+        last = session.calls[-1]
+        result.call, result.got = last.call, last.got if last.raised is None else None
+        if result.exception is None and last.raised is not None:
+            result.exception = last.raised
+    return result
+
+
+def _make_proxy(session: _Session):
+    def candidate(*args, **kwargs):
+        return session.call(args, kwargs)
+
+    candidate.__name__ = candidate.__qualname__ = session.entry_point
+    return candidate
+
+
+def _human_eval_result(results: list[TestResult]) -> str:
+    failure = next((r for r in results if not r.passed), None)
+    return "passed" if failure is None else failure.message
+
+
+def judge(job: Job, channel: Channel) -> tuple[Verdict, bool]:
+    """Runs every test of `job` against the candidate; returns the verdict and whether
+    the executor behind `channel` may serve another job (no timeout, crash or taint)."""
+    started = time.monotonic()
+    results: list[TestResult] = []
+    session: _Session | None = None
+    load_error: dict | None = None
+    clean = True
+    for index, test in enumerate(job.tests):
+        test_started = time.monotonic()
+        if load_error is not None:
+            results.append(_load_failure(test.name, load_error))
+            continue
+        if session is not None and session.aborted is not None:
+            # The candidate timed out or died: kill what is left before a fresh start.
+            clean = clean and isinstance(session.aborted, InvalidValue)
+            if channel.closed or not _finish(channel)[0]:
+                results.append(_repeat_failure(test.name, results[-1]))
+                continue
+            session = None
+        if session is None:
+            session = _Session(channel=channel, entry_point=job.entry_point, deadline=test_started + job.timeout)
+            try:
+                load_error = _start(session, job)
+            except Abort as exc:
+                results.append(TestResult(name=test.name, passed=False, kind=exc.kind, message=_abort_message(exc)))
+                continue
+            if load_error is not None:
+                results.append(_load_failure(test.name, load_error))
+                continue
+        session.deadline = test_started + job.timeout
+        result = _run_test(session, job, index)
+        result.duration = time.monotonic() - test_started
+        results.append(result)
+
+    if session is not None and session.aborted is not None:
+        clean = clean and isinstance(session.aborted, InvalidValue)
+    output, output_bytes = "", 0
+    if channel.closed:
+        clean = False
+    else:
+        finished, output, output_bytes = _finish(channel)
+        clean = clean and finished
+    verdict = Verdict(
+        passed=bool(results) and all(r.passed for r in results),
+        result=_human_eval_result(results) if results else "failed: no tests",
+        tests=results,
+        output=output,
+        output_bytes=output_bytes,
+        duration=time.monotonic() - started,
+    )
+    return verdict, clean
+
+
+def _abort_message(exc: Abort) -> str:
+    return "timed out" if exc.kind == "timeout" else f"failed: {exc.message}"
+
+
+def _repeat_failure(name: str, previous: TestResult) -> TestResult:
+    return TestResult(name=name, passed=False, kind=previous.kind, message=previous.message)
+
+
+def _finish(channel: Channel) -> tuple[bool, str, int]:
+    """Ends the job: the executor kills the candidate, wipes the scratch and checks itself."""
+    deadline = time.monotonic() + FINISH_GRACE
+    try:
+        channel.send({"op": "finish"})
+        while True:
+            who, message = channel.receive(deadline)
+            if who == "executor" and message.get("op") == "finished":
+                break
+    except (ChannelClosed, ChannelTimeout):
+        return False, "", 0
+    tainted = message.get("tainted")
+    output = message.get("output") if type(message.get("output")) is str else ""
+    size = message.get("output_bytes") if type(message.get("output_bytes")) is int else 0
+    return tainted == [], output, size

