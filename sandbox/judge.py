@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sandbox.channel import Channel, ChannelClosed, ChannelTimeout
 from sandbox.executor import CodecError, decode, encode
+from sandbox.pycompile import compile_code, compile_node, parse
 from sandbox.verdict import ErrorKind, Job, TestResult, Verdict
 
 REPR_LIMIT = 400
@@ -170,12 +171,12 @@ def _mirror_mutations(args: tuple, mutated: dict[int, object]) -> None:
 
 @functools.lru_cache(maxsize=4096)
 def _compile(source: str, filename: str):
-    return compile(source, filename, "exec")
+    return compile_code(source, filename)
 
 
 @functools.lru_cache(maxsize=4096)
 def _asserts(source: str) -> tuple[ast.Assert, ...]:
-    return tuple(node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Assert))
+    return tuple(node for node in ast.walk(parse(source)) if isinstance(node, ast.Assert))
 
 
 def _mentions(node: ast.AST, names: set[str]) -> bool:
@@ -201,7 +202,7 @@ def _explain_assertion(exc: AssertionError, source: str, filename: str, names: s
         plain = [s for s in sides if not _mentions(s, names)]
         if len(plain) == 1:
             try:
-                expected = eval(compile(ast.Expression(plain[0]), filename, "eval"), frame.f_globals, frame.f_locals)
+                expected = eval(compile_node(ast.Expression(plain[0]), filename, "eval"), frame.f_globals, frame.f_locals)
                 info["expected"] = _safe_repr(expected)
             except Exception:  # noqa: BLE001 - best effort
                 pass

