@@ -121,7 +121,6 @@ class DockerBackend:
             memswap_limit=memory,
             pids_limit=self.config.pids_limit,
             nano_cpus=int(self.config.cpus * 1e9),
-            init=True,
             ipc_mode="none",
             auto_remove=True,
             log_config=LogConfig(type=LogConfig.types.NONE),
@@ -184,6 +183,7 @@ class DockerBackend:
                 f"{self.config.memory_mb + 128} MiB memory (candidate {self.config.memory_mb} MiB); "
                 f"{self.config.cpus:g} CPU; {self.config.pids_limit} pids; all capabilities dropped; "
                 "no-new-privileges; user 65534 (nobody); empty environment; no IPC namespace sharing; "
+                "the executor is PID 1 and undumpable (candidates can neither signal nor inspect it); "
                 "a fresh forked process per job, every leftover process killed; "
                 "wall-clock timeouts enforced by the host; containers recycled after a timeout, crash or taint"
             ),

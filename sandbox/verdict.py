@@ -22,6 +22,8 @@ ErrorKind = Literal[
 class TestCase(BaseModel):
     """One test, run on the trusted side with `candidate` and the entry point bound to the proxy."""
 
+    __test__ = False  # not a pytest class
+
     name: str
     source: str
 
