@@ -71,7 +71,7 @@ def trusted_prelude(prompt: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def test_imports(test: str) -> str:
+def harness_imports(test: str) -> str:
     """The test's top-level imports: the reference harness runs them in the candidate's
     namespace (prompt + completion + test share one module), so a candidate may rely on them."""
     try:
@@ -89,7 +89,7 @@ def hidden_job(problem: Problem, completion: str, timeout: float = 3.0) -> Job:
         program=problem.prompt + completion,
         entry_point=problem.entry_point,
         trusted_prelude=trusted_prelude(problem.prompt),
-        setup=test_imports(problem.test),
+        setup=harness_imports(problem.test),
         tests=[TestCase(name="check", source=f"{problem.test}\ncheck({problem.entry_point})\n")],
         timeout=timeout,
     )

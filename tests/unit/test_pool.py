@@ -1,0 +1,85 @@
+"""The pool's recycling logic with a fake backend (no containers needed)."""
+
+import threading
+
+import pytest
+
+from sandbox.docker_backend import SandboxUnavailable
+from sandbox.pool import Pool
+
+
+class FakeChannel:
+    def __init__(self):
+        self.closed = False
+
+    def peek_closed(self):
+        return self.closed
+
+
+class FakeExecutor:
+    def __init__(self, number):
+        self.name, self.channel, self.destroyed = f"fake-{number}", FakeChannel(), threading.Event()
+
+    def destroy(self):
+        self.destroyed.set()
+
+
+class FakeBackend:
+    name = "fake"
+
+    def __init__(self, fail=False):
+        self.spawned, self.fail, self.closed = [], fail, False
+
+    def spawn(self):
+        if self.fail:
+            raise SandboxUnavailable("engine is down")
+        executor = FakeExecutor(len(self.spawned))
+        self.spawned.append(executor)
+        return executor
+
+    def describe(self):
+        return {}
+
+    def close(self):
+        self.closed = True
+
+
+def test_healthy_executors_are_reused():
+    backend = FakeBackend()
+    pool = Pool(backend, 1)
+    first = pool.acquire(5)
+    pool.release(first, True)
+    assert pool.acquire(5) is first and len(backend.spawned) == 1
+
+
+def test_unhealthy_executors_are_destroyed_and_replaced():
+    backend = FakeBackend()
+    pool = Pool(backend, 1)
+    first = pool.acquire(5)
+    pool.release(first, False)
+    second = pool.acquire(5)
+    assert second is not first and first.destroyed.wait(5) and pool.recycled == 1
+
+
+def test_an_executor_that_died_while_idle_is_skipped():
+    backend = FakeBackend()
+    pool = Pool(backend, 1)
+    first = pool.acquire(5)
+    pool.release(first, True)
+    first.channel.closed = True
+    assert pool.acquire(5) is not first
+
+
+def test_close_destroys_everything():
+    backend = FakeBackend()
+    pool = Pool(backend, 3)
+    held = pool.acquire(5)
+    pool.close()
+    assert backend.closed and held.destroyed.is_set()
+    assert all(e.destroyed.is_set() for e in backend.spawned)
+
+
+def test_a_dead_engine_is_one_clear_error():
+    pool = Pool(FakeBackend(fail=True), 1)
+    with pytest.raises(SandboxUnavailable, match="engine is down"):
+        pool.acquire(5)
