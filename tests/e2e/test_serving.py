@@ -17,6 +17,7 @@ import pytest
 
 from agent.llm.client import ClientConfig, LLMClient
 from agent.llm.models import DEFAULT_MODEL
+from agent.llm.serve import port_free
 
 AGENT = [sys.executable, "-m", "agent"]
 
@@ -41,8 +42,7 @@ def server():
     assert Path(again.stdout.split(": ", 1)[1].strip()).is_dir()
 
     port = 8000  # the default port, so that the launcher's reuse path is exercised too
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))  # fails loudly if something else holds the default port
+    assert port_free("127.0.0.1", port), "something else holds the default port 8000"
     process = subprocess.Popen([*AGENT, "serve", "--port", str(port)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     line = process.stdout.readline()  # blocks until healthy (or the command ends)
@@ -126,6 +126,4 @@ def test_stop_leaves_no_process_behind(server):
     time.sleep(1)
     left = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout.split()
     assert left == [], f"processes left: {left}"
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(("127.0.0.1", port))  # the port is free again
+    assert port_free("127.0.0.1", port)
