@@ -197,8 +197,15 @@ def _explain_assertion(exc: AssertionError, source: str, filename: str, names: s
         return {}
     info = {"statement": _short(ast.get_source_segment(source, node) or "")}
     test = node.test
+    sides: list[ast.expr] = []
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.Is)):
         sides = [test.left, test.comparators[0]]
+    elif (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Lt, ast.LtE))
+          and isinstance(test.left, ast.Call) and isinstance(test.left.func, ast.Name) and test.left.func.id == "abs"
+          and len(test.left.args) == 1 and isinstance(test.left.args[0], ast.BinOp)
+          and isinstance(test.left.args[0].op, ast.Sub)):
+        sides = [test.left.args[0].left, test.left.args[0].right]  # abs(got - expected) < tolerance
+    if sides:
         plain = [s for s in sides if not _mentions(s, names)]
         if len(plain) == 1:
             try:

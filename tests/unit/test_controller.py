@@ -1,0 +1,147 @@
+"""The controller's logic with a scripted fake model (the sandbox is the real process backend)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from agent.config import SolverConfig
+from agent.graph import Controller, build_graph, parse_text_action
+from agent.llm.client import Choice, Completion, ToolCall
+from agent.solver import Solver
+from agent.trace import Tracer
+from eval.problems import Problem
+from sandbox import SandboxConfig, open_sandbox
+
+PROMPT = 'def median(xs: list) -> float:\n    """Median of xs.\n    >>> median([3, 1, 2])\n    2\n    >>> median([4, 1, 2, 3])\n    2.5\n    """\n'
+TEST = "def check(candidate):\n    assert candidate([3, 1, 2]) == 2\n    assert candidate([4, 1, 2, 3]) == 2.5\n    assert candidate([5]) == 5\n"
+GOOD = "```python\ndef median(xs):\n    s = sorted(xs)\n    n = len(s)\n    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2\n```"
+BAD = "```python\ndef median(xs):\n    return sorted(xs)[len(xs) // 2]\n```"
+BAD_TOO = "Here you go:\n```python\ndef median(xs):\n    xs = sorted(xs)\n    return xs[0]\n```"
+
+
+class FakeLLM:
+    """Replies from a script, one entry per request: a list of texts or of tool calls."""
+
+    def __init__(self, script):
+        self.script, self.requests = list(script), []
+
+    async def chat(self, messages, **options):
+        self.requests.append({"messages": json.loads(json.dumps(messages)), **options})
+        step = self.script.pop(0) if self.script else ["no more script"]
+        choices = [Choice(text=s, tool_calls=[]) if isinstance(s, str) else Choice(text="", tool_calls=[s])
+                   for s in step][: options.get("n", 1)]
+        while len(choices) < options.get("n", 1):
+            choices.append(choices[-1])
+        return Completion(choices=choices, completion_tokens=10 * len(choices), prompt_tokens=50)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
+        yield box
+
+
+def solve(sandbox, script, problem=None, **config):
+    llm = FakeLLM(script)
+    tracer = Tracer(task="median")
+    problem = problem or Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")
+    result = asyncio.run(Solver(llm, sandbox, SolverConfig(**config), "qwen2.5-coder").solve(problem, tracer))
+    return result, llm, tracer
+
+
+def test_pass_at_round_zero(sandbox):
+    result, llm, tracer = solve(sandbox, [[GOOD]])
+    assert result.solved and result.rounds == 1 and len(llm.requests) == 1
+    assert result.stop_reason == "tests pass"
+    llm_events = [e for e in tracer.events if e["kind"] == "llm"]
+    assert llm_events[0]["messages"][-1]["content"].startswith("Complete the following Python function")
+    assert llm_events[0]["replies"] == [GOOD]
+
+
+def test_fail_then_fix_shows_the_model_the_failing_call(sandbox):
+    result, llm, _ = solve(sandbox, [[BAD], [GOOD]])
+    assert result.solved and [r.feedback_passed for r in result.round_verdicts] == [1, 2]
+    assert [r.hidden_passed for r in result.round_verdicts] == [False, True]
+    repair = llm.requests[1]["messages"][-1]["content"]
+    assert "called median([4, 1, 2, 3])" in repair and "expected 2.5" in repair and "got 3" in repair
+    assert llm.requests[1]["messages"][-2]["content"] == BAD
+
+
+def test_no_progress_samples_afresh_then_stops(sandbox):
+    result, llm, _ = solve(sandbox, [[BAD], [BAD], [BAD], [BAD]], rounds=5)
+    assert not result.solved and result.stop_reason == "no progress, even after sampling afresh"
+    assert llm.requests[2]["temperature"] > 0  # the third request samples afresh, even from greedy
+    assert llm.requests[2]["messages"][-1]["content"].startswith("Complete the following")
+
+
+def test_rounds_budget(sandbox):
+    result, llm, _ = solve(sandbox, [[BAD], [BAD_TOO], [BAD]], rounds=1)
+    assert not result.solved and result.stop_reason == "rounds spent" and len(llm.requests) == 2
+
+
+def test_token_budget(sandbox):
+    result, llm, _ = solve(sandbox, [[BAD], [BAD_TOO]], rounds=5, token_budget=5)
+    assert result.stop_reason == "token budget spent" and len(llm.requests) == 1
+
+
+def test_malformed_output_is_a_failure_not_a_crash(sandbox):
+    result, _, _ = solve(sandbox, [["I cannot help with that."], ["```python\ndef median(xs:\n```"], [GOOD]])
+    assert result.solved and result.round_verdicts[0].error_kind in ("syntax", "name", "exception")
+
+
+def test_candidates_are_chosen_by_the_tests(sandbox):
+    result, llm, tracer = solve(sandbox, [[BAD, BAD_TOO, GOOD]], candidates=3)
+    assert result.solved and result.rounds == 1 and llm.requests[0]["n"] == 3
+    assert llm.requests[0]["temperature"] > 0
+    evaluated = next(e for e in tracer.events if e["node"] == "evaluate" and e["kind"] == "verdict")
+    assert [c["passed"] for c in evaluated["candidates"]] == [1, 0, 2] and evaluated["best"] == 2
+
+
+def test_given_code_is_round_zero_without_a_model_call(sandbox):
+    problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, code="def median(xs):\n    return xs[0]\n")
+    result, llm, _ = solve(sandbox, [[GOOD]], problem=problem)
+    assert result.solved and result.round_verdicts[0].action == "given" and len(llm.requests) == 1
+
+
+def test_react_tool_call_with_bad_arguments_is_an_observation(sandbox):
+    script = [[ToolCall(name="run_tests", arguments={}, raw_arguments="{oops", error="arguments are not valid JSON")],
+              [ToolCall(name="run_tests", arguments={"code": GOOD.strip("`").removeprefix("python\n")})],
+              [ToolCall(name="submit", arguments={"code": GOOD.strip("`").removeprefix("python\n")})]]
+    result, llm, _ = solve(sandbox, script, policy="react", rounds=4)
+    assert result.solved
+    observation = llm.requests[1]["messages"][-1]
+    assert observation["role"] == "tool" and "Invalid tool call" in observation["content"]
+    assert "all tests pass" in llm.requests[2]["messages"][-1]["content"]
+
+
+def test_react_text_protocol(sandbox):
+    code = json.dumps({"code": GOOD.strip("`").removeprefix("python\n")})
+    script = [[f"Thought: test it\nAction: run_tests\nAction Input: {code}"],
+              [f"Thought: done\nAction: submit\nAction Input: {code}"]]
+    result, llm, _ = solve(sandbox, script, policy="react", react_protocol="text")
+    assert result.solved and llm.requests[1]["messages"][-1]["content"].startswith("Observation: all tests pass")
+    assert parse_text_action("Action: submit\nAction Input: ```python\ndef f(): pass\n```")[:2] == \
+        ("submit", {"code": "def f(): pass\n"})
+    assert parse_text_action("I think so.")[2] == "no `Action:` line"
+
+
+def test_graph_shapes():
+    def shape(policy):
+        controller = Controller.__new__(Controller)
+        controller.config = SolverConfig(policy=policy)
+        drawable = build_graph(controller, policy).get_graph()
+        return sorted(drawable.nodes), sorted((e.source, e.target, e.conditional) for e in drawable.edges)
+
+    assert shape("repair") == (
+        ["__end__", "__start__", "evaluate", "feedback", "finish", "generate"],
+        [("__start__", "generate", False), ("evaluate", "feedback", True), ("evaluate", "finish", True),
+         ("feedback", "finish", True), ("feedback", "generate", True), ("finish", "__end__", False),
+         ("generate", "evaluate", False)],
+    )
+    assert shape("react") == (
+        ["__end__", "__start__", "act", "finish"],
+        [("__start__", "act", False), ("act", "act", True), ("act", "finish", True), ("finish", "__end__", False)],
+    )
