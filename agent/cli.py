@@ -140,6 +140,111 @@ def sandbox_check(
         raise typer.Exit(2)
 
 
+@app.command()
+def solve(
+    problem_path: Annotated[Path, typer.Argument(metavar="PROBLEM.json", help="the problem (DESIGN.md's contract)")],
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")] = None,
+    model: Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")] = None,
+    policy: Annotated[str, typer.Option(help="repair or react")] = "repair",
+    feedback: Annotated[str, typer.Option(help="visible, self, hidden (oracle) or none")] = "visible",
+    rounds: Annotated[int, typer.Option(help="repair rounds after round 0")] = 3,
+    candidates: Annotated[int, typer.Option(help="samples per round, in one request")] = 1,
+    temperature: Annotated[float, typer.Option(help="sampling temperature (raised for search)")] = 0.0,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder for result.json and trace.jsonl")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print result.json instead of the report")] = False,
+    sandbox: Annotated[str, typer.Option(help="docker, process or auto")] = "auto",
+) -> None:
+    """Solve one problem: generate, test in the sandbox, repair; exit 0 solved, 1 not solved, 2 bad input."""
+    import asyncio
+
+    from agent.config import SolverConfig
+    from agent.llm.client import ClientConfig, LLMClient, LLMError
+    from agent.llm.launcher import ensure_server
+    from agent.llm.serve import ServeError
+    from agent.llm.server_env import ServerEnvError
+    from agent.solver import Solver
+    from agent.trace import Tracer
+    from eval.problems import ProblemError, load_problem_file
+    from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
+
+    if policy not in ("repair", "react"):
+        _fail(f"--policy must be repair or react, not {policy!r}")
+    if feedback not in ("visible", "self", "hidden", "none"):
+        _fail(f"--feedback must be visible, self, hidden or none, not {feedback!r}")
+    if sandbox not in ("auto", "docker", "process"):
+        _fail(f"--sandbox must be docker, process or auto, not {sandbox!r}")
+    try:
+        problem = load_problem_file(problem_path)
+        config = SolverConfig(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,  # type: ignore[arg-type]
+                              temperature=temperature)
+    except ProblemError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")  # type: ignore[attr-defined]
+    target = out_dir or Path("runs") / f"solve-{time.strftime('%Y%m%d-%H%M%S')}-{(problem.task_id or problem.entry_point).replace('/', '_')}"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "trace.jsonl").write_text("")
+    except OSError as exc:
+        _fail(f"cannot write to {target}: {exc.strerror}")
+    if feedback == "hidden":
+        _say("[bold yellow]oracle feedback:[/] the model sees the hidden tests; the result is an upper bound, not an honest score")
+
+    server = None
+    try:
+        url, server = ensure_server(base_url, say=_say)
+        client_config = ClientConfig.from_options(base_url=url, model=model)
+
+        async def run():
+            llm = LLMClient(client_config)
+            try:
+                await llm.models()
+                with open_sandbox(SandboxConfig(backend=sandbox, workers=max(2, candidates)), say=_say) as box:
+                    solver = Solver(llm, box, config, client_config.model)
+                    tracer = Tracer(target / "trace.jsonl", run=target.name, task=problem.task_id or problem.entry_point)
+                    return await solver.solve(problem, tracer)
+            finally:
+                await llm.close()
+
+        result = asyncio.run(run())
+    except (LLMError, SandboxUnavailable, ServeError, ServerEnvError) as exc:
+        _fail(str(exc))
+    finally:
+        if server is not None:
+            server.stop()
+    (target / "result.json").write_text(result.model_dump_json(indent=2) + "\n")
+    if as_json:
+        out.print_json(result.model_dump_json())
+    else:
+        from rich.syntax import Syntax
+
+        for r in result.round_verdicts:
+            hidden = "" if r.hidden_passed is None else f"  hidden: {'pass' if r.hidden_passed else 'fail'}"
+            out.print(f"round {r.round}  {r.action:<8} {r.feedback_passed}/{r.feedback_total} {feedback} tests  "
+                      f"{r.error_kind}{hidden}", highlight=False)
+        out.print(Syntax(result.final_code, "python", line_numbers=False))
+        label = "oracle " if result.oracle else ""
+        verdict = "SOLVED" if result.solved else "NOT SOLVED"
+        out.print(f"[bold]{verdict}[/] on the {result.judged_on} tests ({label}{feedback} feedback, {result.rounds} rounds, "
+                  f"{result.usage['completion_tokens']} tokens, {result.seconds:.1f} s; stop: {result.stop_reason})")
+        _say(f"result: {target / 'result.json'}  trace: {target / 'trace.jsonl'}")
+    raise typer.Exit(0 if result.solved else 1)
+
+
+@app.command()
+def trace(path: Annotated[Path, typer.Argument(help="trace.jsonl, or a folder holding one")]) -> None:
+    """Render a trace for a person: rounds, nodes, tool calls, verdicts, tokens and times."""
+    from agent.trace_view import render
+
+    file = path / "trace.jsonl" if path.is_dir() else path
+    if not file.is_file():
+        _fail(f"no trace at {file}")
+    try:
+        render(file, out)
+    except ValueError as exc:
+        _fail(f"{file} is not a trace: {exc}")
+
+
 CacheOption = Annotated[Optional[str], typer.Option("--cache-dir", help="cache folder; default $REPAIR_AGENT_CACHE or ~/.cache/repair-agent")]
 
 

@@ -136,3 +136,28 @@ def _first_error(exc: Exception) -> str:
         message = first.get("msg", str(exc)).removeprefix("Value error, ")
         return f"{where}: {message}" if where else message
     return str(exc).split("\n")[0]
+
+
+def load_problem_file(path: str | Path) -> Problem:
+    """One problem from a JSON file (a HumanEval JSONL record is valid as it is)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProblemError(f"problem file {path} does not exist")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProblemError(f"problem file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ProblemError(f"cannot read problem file {path}: {exc.strerror}") from None
+    if not text.strip():
+        raise ProblemError(f"problem file {path} is empty")
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise ProblemError(f"problem file {path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(record, dict):
+        raise ProblemError(f"problem file {path} must hold one JSON object")
+    try:
+        return Problem.model_validate(record)
+    except ValueError as exc:
+        raise ProblemError(f"problem file {path}: {_first_error(exc)}") from None
