@@ -17,7 +17,7 @@ class SolverConfig(BaseModel):
     candidates: int = Field(1, ge=1, le=64, description="samples per round, in one request")
     temperature: float = Field(0.0, ge=0, le=2)
     search_temperature: float = Field(0.8, gt=0, le=2, description="when sampling several or afresh")
-    max_tokens: int = Field(1024, ge=16)
+    max_tokens: int = Field(512, ge=16, description="per reply; HumanEval solutions need far fewer")
     token_budget: int | None = Field(None, ge=1, description="stop once this many tokens were generated")
     time_budget: float | None = Field(None, gt=0, description="stop after this many seconds")
     timeout: float = Field(3.0, gt=0, description="seconds per test in the sandbox")
