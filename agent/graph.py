@@ -37,7 +37,7 @@ class LLM(Protocol):
 # ------------------------------------------------------------------ pure routers
 
 
-def route_after_evaluate(state: AgentState, config: SolverConfig) -> str:
+def route_after_evaluate(state: AgentState) -> str:
     if state.get("stop_reason"):
         return "finish"
     best = state["best"]
@@ -349,8 +349,7 @@ def build_graph(controller: Controller, policy: str):
         graph.add_node("finish", controller.finish)
         graph.add_edge(START, "generate")
         graph.add_edge("generate", "evaluate")
-        graph.add_conditional_edges("evaluate", lambda s: route_after_evaluate(s, controller.config),
-                                    {"finish": "finish", "feedback": "feedback"})
+        graph.add_conditional_edges("evaluate", route_after_evaluate, {"finish": "finish", "feedback": "feedback"})
         graph.add_conditional_edges("feedback", route_after_feedback, {"generate": "generate", "finish": "finish"})
     else:
         graph.add_node("act", controller.act)

@@ -1,7 +1,7 @@
 """Generated tokens per second seen by the client, on the bundled model.
 
-At 1, 8, 32 and 64 requests in flight (each level runs 2 x its concurrency requests,
-every sequence forced to --max-tokens with vLLM's ignore_eos so levels compare), and
+At 1, 8, 32 and 64 requests in flight (each level sends as many requests as it keeps in
+flight, every sequence forced to --max-tokens with vLLM's ignore_eos so levels compare), and
 with n=1 against n=10 per request for the same number of sequences, all in flight.
 Starts its own server on a free port unless --base-url is given.
 
@@ -57,7 +57,7 @@ async def measure(url: str, levels: list[int], max_tokens: int, sequences: int) 
     try:
         await level(llm, texts, 2, 2, 1, 8)  # warm-up, not reported
         for in_flight in levels:
-            rows.append(await level(llm, texts, 2 * in_flight, in_flight, 1, max_tokens))
+            rows.append(await level(llm, texts, in_flight, in_flight, 1, max_tokens))
             print(json.dumps(rows[-1]), flush=True)
         for n in (1, 10):
             rows.append(await level(llm, texts, sequences // n, sequences // n, n, max_tokens))
@@ -71,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base-url")
     parser.add_argument("--levels", default="1,8,32,64")
-    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--sequences", type=int, default=40, help="sequences for the n=1 against n=10 comparison")
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     args = parser.parse_args()
