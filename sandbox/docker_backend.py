@@ -54,6 +54,19 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def await_greeting(executor, timeout: float, what: str):
+    """Returns `executor` once its executor said hello; destroys it and raises otherwise."""
+    try:
+        who, hello = executor.channel.receive(time.monotonic() + timeout)
+    except (ChannelClosed, ChannelTimeout) as exc:
+        executor.destroy()
+        raise SandboxUnavailable(f"{what} did not start: {exc}") from None
+    if who != "executor" or hello.get("op") != "hello":
+        executor.destroy()
+        raise SandboxUnavailable(f"{what} did not greet")
+    return executor
+
+
 class DockerExecutor:
     """One running container and the channel to its executor."""
 
@@ -147,17 +160,8 @@ class DockerBackend:
             self.client.api.start(container_id)
         except docker.errors.DockerException as exc:
             raise SandboxUnavailable(f"cannot start a sandbox container: {_short_reason(exc)}") from None
-        channel = Channel(DockerAttachTransport(sock))
-        executor = DockerExecutor(self.client, container_id, channel)
-        try:
-            who, hello = channel.receive(time.monotonic() + self.config.start_timeout)
-        except (ChannelClosed, ChannelTimeout) as exc:
-            executor.destroy()
-            raise SandboxUnavailable(f"the sandbox executor did not start: {exc}") from None
-        if who != "executor" or hello.get("op") != "hello":
-            executor.destroy()
-            raise SandboxUnavailable("the sandbox executor did not greet")
-        return executor
+        executor = DockerExecutor(self.client, container_id, Channel(DockerAttachTransport(sock)))
+        return await_greeting(executor, self.config.start_timeout, "the sandbox executor")
 
     def remove_all(self) -> None:
         try:

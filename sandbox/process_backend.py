@@ -13,11 +13,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-from sandbox.channel import Channel, ChannelClosed, ChannelTimeout, PipeTransport
+from sandbox.channel import Channel, PipeTransport
 from sandbox.config import SandboxConfig
-from sandbox.docker_backend import SandboxUnavailable
+from sandbox.docker_backend import SandboxUnavailable, await_greeting
 from sandbox.image import EXECUTOR_PATH
 
 WARNING = (
@@ -98,17 +97,9 @@ class ProcessBackend:
         except OSError as exc:
             shutil.rmtree(scratch, ignore_errors=True)
             raise SandboxUnavailable(f"cannot start the process sandbox: {exc}") from None
-        channel = Channel(PipeTransport(process.stdin.fileno(), process.stdout.fileno()))
-        executor = ProcessExecutor(process, channel, scratch)
-        try:
-            who, hello = channel.receive(time.monotonic() + self.config.start_timeout)
-        except (ChannelClosed, ChannelTimeout) as exc:
-            executor.destroy()
-            raise SandboxUnavailable(f"the process sandbox did not start: {exc}") from None
-        if who != "executor" or hello.get("op") != "hello":
-            executor.destroy()
-            raise SandboxUnavailable("the process sandbox did not greet")
-        return executor
+        executor = ProcessExecutor(process, Channel(PipeTransport(process.stdin.fileno(), process.stdout.fileno())),
+                                   scratch)
+        return await_greeting(executor, self.config.start_timeout, "the process sandbox")
 
     def describe(self) -> dict[str, str]:
         parts = ["a fresh forked process per job", f"{self.config.memory_mb} MiB address space per candidate",
