@@ -26,7 +26,7 @@ from agent.trace import Tracer
 from eval.problems import Problem, harness_imports, hidden_job, trusted_prelude
 from sandbox.sandbox import Sandbox
 from sandbox.verdict import Verdict
-from tools.calls import TOOL_SCHEMAS, run_python, tests_job
+from tools.calls import TOOL_SCHEMAS, run_python, checks_job
 from tools.visible_tests import extract_visible_tests
 
 
@@ -106,7 +106,7 @@ class Controller:
         if self.config.feedback == "hidden":
             job = hidden_job(self.problem, completion, self.config.timeout)
         else:
-            job = tests_job(self.problem.prompt, self.problem.entry_point, completion, tests, self.prelude,
+            job = checks_job(self.problem.prompt, self.problem.entry_point, completion, tests, self.prelude,
                             self.config.timeout, self.setup)
         started = time.monotonic()
         verdict = await asyncio.to_thread(self.sandbox.run, job)

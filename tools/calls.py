@@ -28,7 +28,7 @@ TOOL_SCHEMAS = [
 ]
 
 
-def tests_job(prompt: str, entry_point: str, completion: str, tests: list[str], prelude: str,
+def checks_job(prompt: str, entry_point: str, completion: str, tests: list[str], prelude: str,
               timeout: float = 3.0, setup: str = "") -> Job:
     """Each assert is its own test, so the feedback says which pass and which fail."""
     return Job(
@@ -39,7 +39,7 @@ def tests_job(prompt: str, entry_point: str, completion: str, tests: list[str], 
 
 def run_tests(sandbox: Sandbox, prompt: str, entry_point: str, completion: str, tests: list[str], prelude: str,
               timeout: float = 3.0) -> Verdict:
-    return sandbox.run(tests_job(prompt, entry_point, completion, tests, prelude, timeout))
+    return sandbox.run(checks_job(prompt, entry_point, completion, tests, prelude, timeout))
 
 
 def run_python(sandbox: Sandbox, code: str, timeout: float = 5.0) -> Verdict:

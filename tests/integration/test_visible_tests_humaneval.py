@@ -3,7 +3,7 @@ extracted check except where the docstring itself is wrong (listed)."""
 
 from eval.problems import load_problems, trusted_prelude
 from tests.conftest import make_docker_sandbox
-from tools.calls import tests_job
+from tools.calls import checks_job
 from tools.visible_tests import extract_visible_tests
 
 # Checks a canonical solution fails because the docstring's own example is wrong.
@@ -25,7 +25,7 @@ def test_coverage_and_canonical_solutions(docker_image):
             if not tests:
                 continue
             problem = problems[tid]
-            job = tests_job(problem.prompt, problem.entry_point, problem.model_extra["canonical_solution"], tests,
+            job = checks_job(problem.prompt, problem.entry_point, problem.model_extra["canonical_solution"], tests,
                             trusted_prelude(problem.prompt))
             verdict = box.run(job)
             if not verdict.passed:
