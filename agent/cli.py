@@ -25,10 +25,6 @@ out = Console()
 err = Console(stderr=True)
 
 
-class UsageProblem(Exception):
-    """Bad input or an unusable environment: one sentence, exit code 2."""
-
-
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
