@@ -228,6 +228,171 @@ def solve(
 
 
 @app.command()
+def bench(
+    out_dir: Annotated[Path, typer.Option("--out", help="the run directory; rerunning on it resumes")],
+    dataset: Annotated[str, typer.Option(help="humaneval or a problems JSONL(.gz) with hidden tests")] = "humaneval",
+    limit: Annotated[Optional[int], typer.Option(help="the first N problems only")] = None,
+    n: Annotated[int, typer.Option("--n", help="independent agent runs (samples) per problem")] = 10,
+    k: Annotated[str, typer.Option("--k", help="comma-separated k for pass@k (k <= n)")] = "1,5,10",
+    rounds: Annotated[int, typer.Option(help="repair rounds after round 0")] = 3,
+    candidates: Annotated[int, typer.Option(help="candidates per round within one sample, in one request")] = 1,
+    temperature: Annotated[float, typer.Option(help="sampling temperature")] = 0.8,
+    policy: Annotated[str, typer.Option(help="repair or react")] = "repair",
+    feedback: Annotated[str, typer.Option(help="visible, self, hidden (oracle) or none")] = "visible",
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")] = None,
+    model: Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")] = None,
+    concurrency: Annotated[int, typer.Option(help="sequences in flight on the model server")] = 32,
+    sandbox: Annotated[str, typer.Option(help="docker, process or auto")] = "auto",
+    workers: Annotated[Optional[int], typer.Option(help="sandbox executors; default: CPU count")] = None,
+) -> None:
+    """pass@k single-shot and after every repair round on the hidden tests; resumable."""
+    import asyncio
+    import os
+
+    from agent.config import SolverConfig
+    from agent.llm.client import ClientConfig, LLMClient, LLMError
+    from agent.llm.gate import GatedLLM
+    from agent.llm.launcher import ensure_server
+    from agent.llm.serve import ServeError
+    from agent.llm.server_env import ServerEnvError
+    from agent.solver import Solver
+    from eval.bench import Bench, BenchConfig, BenchStopped, experiment_of, load_dataset
+    from eval.environment import git_revision, machine
+    from eval.problems import ProblemError
+    from eval.report import write_report
+    from eval.run_dir import RunDir, RunDirError
+    from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
+
+    if sandbox not in ("auto", "docker", "process"):
+        _fail(f"--sandbox must be docker, process or auto, not {sandbox!r}")
+    if concurrency < 1 or (workers is not None and workers < 1):
+        _fail("--concurrency and --workers must be at least 1")
+    try:
+        ks = sorted({int(x) for x in k.split(",") if x.strip()})
+        if not ks or min(ks) < 1:
+            raise ValueError
+    except ValueError:
+        _fail(f"--k must be comma-separated positive integers, not {k!r}")
+    try:
+        config = BenchConfig(dataset=dataset, limit=limit, n=n, ks=ks, rounds=rounds, candidates=candidates,
+                             temperature=temperature, policy=policy, feedback=feedback)  # type: ignore[arg-type]
+        solver_config = SolverConfig(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,  # type: ignore[arg-type]
+                                     temperature=temperature)
+        problems, digest = load_dataset(config)
+    except ProblemError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        first = exc.errors()[0]  # type: ignore[attr-defined]
+        _fail(f"invalid option --{first['loc'][0]}: {first['msg']}")
+    if [x for x in ks if x > n]:
+        _say(f"pass@k for k > n ({', '.join(str(x) for x in ks if x > n)}) cannot be estimated from {n} samples; skipped")
+    if feedback == "hidden":
+        _say("[bold yellow]oracle feedback:[/] the model sees the hidden tests while repairing; "
+             "later rounds are an upper bound, not an honest score")
+
+    server = None
+    try:
+        url, server = ensure_server(base_url, say=_say)
+        client_config = ClientConfig.from_options(base_url=url, model=model, timeout=900.0, retries=5, backoff=1.0)
+        run_dir = RunDir(out_dir)
+
+        async def run():
+            llm = GatedLLM(LLMClient(client_config), concurrency)
+            try:
+                await llm.models()
+                solver = Solver(llm, None, solver_config, client_config.model, run_name=out_dir.name)  # type: ignore[arg-type]
+                experiment = experiment_of(config, digest, solver.describe())
+                command = " ".join(["agent", *sys.argv[1:]])
+                resuming = run_dir.prepare(experiment, {
+                    "ks": ks, "problems_total": len(problems), "command": command, "machine": machine(),
+                    "revision": git_revision(), "base_url": url, "concurrency": concurrency,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                run_dir.update_info(ks=ks, last_command=command)
+                if resuming:
+                    _say(f"resuming the run in {out_dir}")
+                with open_sandbox(SandboxConfig(backend=sandbox, workers=workers or os.cpu_count() or 2),
+                                  say=_say) as box:
+                    solver.sandbox = box
+                    return await Bench(config, problems, solver, box, run_dir, on_progress=show).run()
+            finally:
+                await llm.close()
+
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                            TextColumn("{task.fields[stats]}"), console=err)
+        bar = progress.add_task("problems", total=len(problems), stats="")
+
+        def show(p) -> None:
+            progress.update(bar, completed=p.problems_done, stats=(
+                f"{p.samples_done}/{p.samples_total} samples  {p.tokens_per_second:.1f} tok/s  "
+                f"pass@1 round 0 {100 * p.pass1_first:.1f}%  last {100 * p.pass1_last:.1f}%"))
+
+        with progress:
+            try:
+                asyncio.run(run())
+            except BenchStopped as exc:
+                progress.stop()
+                _report_partial(out_dir)
+                _fail(f"the run stopped: {exc}; everything finished is saved in {out_dir}, "
+                      "run the same command again to resume")
+    except (RunDirError, LLMError, SandboxUnavailable, ServeError, ServerEnvError) as exc:
+        _fail(str(exc))
+    finally:
+        if server is not None:
+            server.stop()
+    report = write_report([out_dir], out_dir)
+    _print_summary(json.loads((out_dir / "summary.json").read_text()))
+    _say(f"report: {report}  attempts: {out_dir / 'attempts.jsonl'}  trace: {out_dir / 'trace.jsonl'}")
+
+
+def _report_partial(out_dir: Path) -> None:
+    from eval.report import write_report
+
+    try:
+        if (out_dir / "run.json").exists():
+            write_report([out_dir], out_dir)
+    except (OSError, ValueError, KeyError):
+        pass
+
+
+def _print_summary(summary: dict) -> None:
+    table = Table(title=f"{summary['run']}: pass@k on the hidden tests" + (" [ORACLE feedback]" if summary["oracle"] else ""))
+    ks = sorted({int(x) for r in summary["pass_at_k"].values() for x in r})
+    table.add_column("round")
+    for value in ks:
+        table.add_column(f"pass@{value}", justify="right")
+    for r, values in summary["pass_at_k"].items():
+        name = r + (" (single-shot)" if r == "0" else "") + (" (after repair)" if r != "0" and int(r) == summary["rounds"] else "")
+        table.add_row(name, *[f"{100 * values[str(x)]:.1f}%" if str(x) in values else "–" for x in ks])
+    out.print(table)
+    cost = summary["cost"]
+    out.print(f"{summary['problems']} problems x {summary['n']} samples; {cost['completion_tokens']} tokens generated, "
+              f"{cost['completion_tokens_per_solved']} per solved sample; wall {summary['wall']['seconds']} s, "
+              f"{summary['wall']['completion_tokens_per_second']} tok/s", highlight=False)
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="bench run directories")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="where report.md and plots/ go; default: the run directory (one run) or ./report")] = None,
+) -> None:
+    """report.md and plots for one or several bench runs (honest against oracle, single-shot against repair)."""
+    from eval.report import write_report
+
+    for run_dir in run_dirs:
+        if not (run_dir / "run.json").is_file():
+            _fail(f"{run_dir} is not a bench run directory (no run.json)")
+    target = out_dir or (run_dirs[0] if len(run_dirs) == 1 else Path("report"))
+    try:
+        path = write_report(run_dirs, target)
+    except (OSError, ValueError, KeyError) as exc:
+        _fail(f"cannot write the report: {exc}")
+    for run_dir in run_dirs:
+        _print_summary(json.loads((run_dir / "summary.json").read_text()))
+    _say(f"report: {path}")
+
+
+@app.command()
 def trace(path: Annotated[Path, typer.Argument(help="trace.jsonl, or a folder holding one")]) -> None:
     """Render a trace for a person: rounds, nodes, tool calls, verdicts, tokens and times."""
     from agent.trace_view import render

@@ -15,6 +15,7 @@ import time
 from typing import Any, Protocol
 
 from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel
 
 import prompts
 from agent.config import SolverConfig
@@ -54,13 +55,26 @@ def route_after_act(state: AgentState) -> str:
     return "finish" if state.get("stop_reason") or state.get("submitted") is not None else "act"
 
 
+class SharedFirstRound(BaseModel):
+    """This sample's share of one round-0 request made for several samples at once
+    (`n` choices, one prompt, prefix cached); tokens are apportioned by reply length."""
+
+    candidates: list[Candidate]
+    messages: list[dict[str, Any]]
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    shared: dict[str, Any]
+
+
 class Controller:
     """Holds what the nodes share: the problem, the model, the sandbox, the trace."""
 
     def __init__(self, problem: Problem, llm: LLM, sandbox: Sandbox, config: SolverConfig, tracer: Tracer,
-                 family: str) -> None:
+                 family: str, first: SharedFirstRound | None = None) -> None:
         self.problem, self.llm, self.sandbox, self.config, self.tracer = problem, llm, sandbox, config, tracer
         self.family = family
+        self.first = first
         self.prelude = trusted_prelude(problem.prompt)
         self.setup = harness_imports(problem.test) if problem.test else ""
         self.started = time.monotonic()
@@ -146,6 +160,14 @@ class Controller:
         if round_ == 0 and self.problem.code is not None:
             action, candidates = "given", [Candidate(completion="\n" + self.problem.code.rstrip() + "\n")]
             self.tracer.event("generate", "given", round_, 0.0, code=self.problem.code)
+        elif round_ == 0 and self.first is not None:
+            action, candidates = "generate", [c.model_copy() for c in self.first.candidates]
+            self.prompt_tokens += self.first.prompt_tokens
+            self.completion_tokens += self.first.completion_tokens
+            self.tracer.event("generate", "llm", round_, self.first.seconds, messages=self.first.messages,
+                              replies=[c.raw for c in candidates], tokens={"prompt": self.first.prompt_tokens,
+                                                                           "completion": self.first.completion_tokens},
+                              shared=self.first.shared)
         else:
             fresh = round_ == 0 or state.get("resample", False)
             if fresh:

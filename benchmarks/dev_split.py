@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from agent.config import SolverConfig  # noqa: E402
 from agent.llm.client import ClientConfig, LLMClient  # noqa: E402
 from agent.solver import Solver  # noqa: E402
-from benchmarks.sandbox_throughput import machine  # noqa: E402
+from eval.environment import machine  # noqa: E402
 from eval.problems import load_problems  # noqa: E402
 from sandbox import SandboxConfig, open_sandbox  # noqa: E402
 

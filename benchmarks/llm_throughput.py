@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from agent.llm.client import ClientConfig, LLMClient  # noqa: E402
 from agent.llm.models import DEFAULT_MODEL  # noqa: E402
 from agent.llm.serve import ServerConfig, start_server  # noqa: E402
-from benchmarks.sandbox_throughput import machine  # noqa: E402
+from eval.environment import machine  # noqa: E402
 from eval.problems import load_problems  # noqa: E402
 
 

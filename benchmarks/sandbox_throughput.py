@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eval.check import judge_samples, read_samples  # noqa: E402
+from eval.environment import machine  # noqa: E402
 from eval.problems import load_problems  # noqa: E402
 from eval.reference import run_reference  # noqa: E402
 from sandbox import SandboxConfig  # noqa: E402
@@ -34,13 +33,6 @@ from sandbox.sandbox import PooledSandbox  # noqa: E402
 from sandbox.verdict import Job, TestCase  # noqa: E402
 
 DEFAULT_SAMPLES = ROOT.parent / "shared" / "data" / "seed-samples" / "ncoder_samples_0.2_10.jsonl_results.jsonl"
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Linux {platform.release()}, Python {platform.python_version()}"
 
 
 def main() -> None:

@@ -145,3 +145,44 @@ def test_graph_shapes():
         ["__end__", "__start__", "act", "finish"],
         [("__start__", "act", False), ("act", "act", True), ("act", "finish", True), ("finish", "__end__", False)],
     )
+
+
+def test_bench_samples_share_one_round_zero_request_then_repair_on_their_own(sandbox):
+    """The bench's seam: n samples get their round-0 replies from one request with n
+    choices; each failing sample then repairs alone; tokens add up to what was generated."""
+    llm = FakeLLM([[GOOD, BAD, BAD_TOO], [GOOD], [GOOD]])
+    problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")
+    solver = Solver(llm, sandbox, SolverConfig(temperature=0.8, rounds=2), "qwen2.5-coder", run_name="r")
+    results = []
+
+    async def collect(result):
+        results.append(result)
+
+    asyncio.run(solver.solve_samples(problem, [3, 4, 5], collect))
+    assert llm.requests[0]["n"] == 3 and len(llm.requests) == 3
+    by_sample = {r.sample: r for r in results}
+    assert sorted(by_sample) == [3, 4, 5]
+    assert [r.action for r in by_sample[3].rounds] == ["generate"]
+    assert by_sample[3].rounds[0].visible_passed is True
+    for sample in (4, 5):
+        rounds = by_sample[sample].rounds
+        assert [r.action for r in rounds] == ["generate", "repair"]
+        assert rounds[0].visible_passed is False and rounds[1].visible_passed is True
+        assert all(e["sample"] == sample and e["run"] == "r" for e in by_sample[sample].trace)
+    shared = sum(r.rounds[0].completion_tokens for r in results)
+    assert shared == 30, "the round-0 request's tokens are apportioned, never duplicated"
+    assert all(r.rounds[1].completion_tokens == 10 for r in results if len(r.rounds) > 1)
+
+
+def test_bench_samples_report_visible_verdicts_under_oracle_feedback(sandbox):
+    llm = FakeLLM([[BAD]])
+    problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")
+    solver = Solver(llm, sandbox, SolverConfig(feedback="hidden", rounds=0), "qwen2.5-coder")
+    results = []
+
+    async def collect(result):
+        results.append(result)
+
+    asyncio.run(solver.solve_samples(problem, [0], collect))
+    (only,) = results
+    assert only.rounds[0].visible_passed is False and only.rounds[0].feedback_total == 1

@@ -147,3 +147,32 @@ def test_json_tool_calls_in_plain_content(text):
 def test_plain_prose_has_no_tool_calls():
     assert tool_calls_in_text("def f():\n    return 1\n", {"run_tests"}) == []
     assert tool_calls_in_text('{"name": "rm_rf", "arguments": {}}', {"run_tests"}) == []
+
+
+def test_the_gate_caps_sequences_in_flight():
+    from agent.llm.gate import GatedLLM
+
+    class Slow:
+        config = None
+
+        def __init__(self):
+            self.now = self.peak = 0
+
+        async def chat(self, messages, **options):
+            weight = min(options.get("n", 1), 4)  # a request larger than the cap runs alone
+            self.now += weight
+            self.peak = max(self.peak, self.now)
+            await asyncio.sleep(0.02)
+            self.now -= weight
+            return options.get("n", 1)
+
+    inner = Slow()
+    gate = GatedLLM(inner, 4)
+
+    async def main():
+        assert gate.has_capacity()
+        await asyncio.gather(*(gate.chat([], n=n) for n in (3, 1, 2, 4, 1, 9)))
+
+    asyncio.run(main())
+    assert inner.peak == 4
+    assert gate.in_use == 0 and gate.waiting == 0

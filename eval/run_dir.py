@@ -1,0 +1,178 @@
+"""A bench run directory (DESIGN.md's contract) and how it survives kills.
+
+A sample is written only once it has finished, all its rounds in one `write` followed by
+`fsync`, its trace events first. Loading keeps only complete samples: a torn last line,
+or a sample whose rounds are not all there, is dropped and the files are rewritten
+without it, so the next session redoes exactly the unfinished (task, sample) pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+ATTEMPTS = "attempts.jsonl"
+TRACE = "trace.jsonl"
+RUN = "run.json"
+SESSIONS = "sessions.jsonl"
+SUMMARY = "summary.json"
+
+
+class RunDirError(ValueError):
+    """The run directory cannot be used as asked; the message is one sentence."""
+
+
+def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+class RunDir:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    # ------------------------------------------------------------------ run.json
+    def prepare(self, experiment: dict[str, Any], extra: dict[str, Any]) -> bool:
+        """Creates the directory or checks that it was made with the same experiment.
+        Returns True when resuming. `experiment` is what decides the attempts; `extra`
+        (server, concurrency, revision, ...) is recorded but may change between sessions."""
+        run_file = self.path / RUN
+        if run_file.exists():
+            try:
+                old = json.loads(run_file.read_text(encoding="utf-8"))["experiment"]
+            except (ValueError, KeyError, OSError):
+                raise RunDirError(f"{run_file} is not a bench run.json; choose a new --out") from None
+            differences = config_differences(old, experiment)
+            if differences:
+                raise RunDirError(f"{self.path} holds a run with another configuration ({'; '.join(differences)}); "
+                                  "rerun with its options to resume, or choose a new --out")
+            return True
+        if self.path.exists() and any(self.path.iterdir()):
+            raise RunDirError(f"{self.path} exists, is not empty and holds no run.json; choose a new --out")
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_atomic(run_file, json.dumps({"experiment": experiment, **extra}, indent=2) + "\n")
+        return False
+
+    def update_info(self, **fields: Any) -> None:
+        """Records what may change between sessions (never the experiment)."""
+        info = self.run_info()
+        info.update({k: v for k, v in fields.items() if k != "experiment"})
+        _write_atomic(self.path / RUN, json.dumps(info, indent=2) + "\n")
+
+    def run_info(self) -> dict[str, Any]:
+        return json.loads((self.path / RUN).read_text(encoding="utf-8"))
+
+    # ------------------------------------------------------------------ attempts
+    def load_attempts(self, repair: bool = True) -> list[dict[str, Any]]:
+        """The lines of every complete sample, in file order. With `repair`, the files are
+        rewritten without torn lines, incomplete samples and their trace events."""
+        path = self.path / ATTEMPTS
+        if not path.exists():
+            return []
+        raw = path.read_bytes()
+        lines: list[dict[str, Any]] = []
+        torn = False
+        for chunk in raw.split(b"\n"):
+            if not chunk.strip():
+                continue
+            try:
+                line = json.loads(chunk)
+                if not isinstance(line, dict) or not {"task_id", "sample", "round"} <= line.keys():
+                    raise ValueError
+            except ValueError:
+                torn = True
+                continue
+            lines.append(line)
+        kept = complete_lines(lines)
+        if repair and (torn or len(kept) != len(lines) or (raw and not raw.endswith(b"\n"))):
+            _write_atomic(path, "".join(json.dumps(line) + "\n" for line in kept))
+            self._prune_trace({(line["task_id"], line["sample"]) for line in kept})
+        return kept
+
+    def _prune_trace(self, finished: set[tuple[str, int]]) -> None:
+        path = self.path / TRACE
+        if not path.exists():
+            return
+        kept = []
+        for chunk in path.read_bytes().split(b"\n"):
+            try:
+                event = json.loads(chunk)
+            except ValueError:
+                continue
+            if (event.get("task"), event.get("sample")) in finished:
+                kept.append(json.dumps(event, default=str) + "\n")
+        _write_atomic(path, "".join(kept))
+
+    def append_sample(self, lines: list[dict[str, Any]], trace: Iterable[dict[str, Any]]) -> None:
+        """Trace first, then the sample's attempts in one write, each made durable."""
+        _append_durable(self.path / TRACE, "".join(json.dumps(e, default=str) + "\n" for e in trace))
+        _append_durable(self.path / ATTEMPTS, "".join(json.dumps(line) + "\n" for line in lines))
+
+    def append_session(self, record: dict[str, Any]) -> None:
+        _append_durable(self.path / SESSIONS, json.dumps(record) + "\n")
+
+    def sessions(self) -> list[dict[str, Any]]:
+        path = self.path / SESSIONS
+        if not path.exists():
+            return []
+        out = []
+        for chunk in path.read_bytes().split(b"\n"):
+            try:
+                out.append(json.loads(chunk))
+            except ValueError:
+                continue
+        return out
+
+
+def complete_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lines of samples that hold rounds 0..last exactly once with the last marked final;
+    the first complete copy of a sample wins."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for line in lines:
+        groups.setdefault((line["task_id"], line["sample"]), []).append(line)
+    complete: set[tuple[str, int]] = set()
+    for key, group in groups.items():
+        finals = [line for line in group if line.get("final")]
+        if not finals:
+            continue
+        last = finals[0]["round"]
+        rounds = [line["round"] for line in group]
+        if all(rounds.count(r) >= 1 for r in range(last + 1)):
+            complete.add(key)
+    kept, seen = [], set()
+    for line in lines:
+        key = (line["task_id"], line["sample"])
+        marker = (key, line["round"])
+        if key in complete and marker not in seen and line["round"] <= _final_round(groups[key]):
+            seen.add(marker)
+            kept.append(line)
+    return kept
+
+
+def _final_round(group: list[dict[str, Any]]) -> int:
+    return next(line["round"] for line in group if line.get("final"))
+
+
+def _append_durable(path: Path, text: str) -> None:
+    if not text:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        data = text.encode("utf-8")
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

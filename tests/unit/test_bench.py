@@ -1,0 +1,255 @@
+"""The bench scheduler with a scripted fake solver and the real process sandbox: resume,
+no duplicates, torn files, refused configuration changes, retries, clean stops, and
+pass@k per round recomputed independently from attempts.jsonl."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from math import comb
+from pathlib import Path
+
+import pytest
+
+from eval.bench import Bench, BenchConfig, BenchStopped, experiment_of, load_dataset
+from eval.report import write_report
+from eval.run_dir import RunDir, RunDirError
+from eval.solver import SampleResult, SampleRound
+from sandbox import SandboxConfig, open_sandbox
+from sandbox.docker_backend import SandboxUnavailable
+
+GOOD = "    return a + b\n"
+BAD = "    return a - b\n"
+
+
+def write_dataset(path: Path, count: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        for i in range(count):
+            handle.write(json.dumps({
+                "task_id": f"HumanEval/{i}", "entry_point": "add",
+                "prompt": f'def add(a, b):\n    """Adds. Problem {i}.\n    >>> add(1, 2)\n    3\n    """\n',
+                "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 2) == 4\n",
+            }) + "\n")
+    return path
+
+
+class FakeSolver:
+    """Sample s of problem i: fails at round 0 when (i + s) is odd, then fixes it in round 1;
+    problem 0 never gets fixed. Can be told to fail for good after some samples."""
+
+    def __init__(self, fail_after: int | None = None, capacity: int | None = None, delay: float = 0.01):
+        self.calls: list[tuple[str, int]] = []
+        self.delay = delay
+        self.fail_after, self.capacity = fail_after, capacity
+        self.running = 0
+        self.max_running = 0
+
+    def describe(self):
+        return {"model": "fake"}
+
+    def has_capacity(self):
+        return self.capacity is None or self.running < self.capacity
+
+    async def solve_samples(self, problem, samples, on_sample):
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            for sample in samples:
+                if self.fail_after is not None and len(self.calls) >= self.fail_after:
+                    raise ConnectionError("the model server at http://x stopped answering")
+                self.calls.append((problem.task_id, sample))
+                await asyncio.sleep(self.delay)
+                number = int(problem.task_id.split("/")[1])
+                first_ok = (number + sample) % 2 == 0
+                rounds = [SampleRound(round=0, action="generate", completion=GOOD if first_ok else BAD,
+                                      visible_passed=first_ok, completion_tokens=10, prompt_tokens=40, seconds=0.1)]
+                if not first_ok:
+                    rounds.append(SampleRound(round=1, action="repair", completion=BAD if number == 0 else GOOD,
+                                              visible_passed=number != 0, completion_tokens=7, seconds=0.1))
+                trace = [{"task": problem.task_id, "sample": sample, "round": 0, "node": "generate", "kind": "llm"}]
+                await on_sample(SampleResult(task_id=problem.task_id, sample=sample, rounds=rounds,
+                                             stop_reason="tests pass", trace=trace))
+        finally:
+            self.running -= 1
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
+        yield box
+
+
+def bench(tmp_path: Path, sandbox, solver, count: int = 4, n: int = 3, box=None, **options) -> tuple[Bench, RunDir]:
+    config = BenchConfig(dataset=str(write_dataset(tmp_path / "data.jsonl", count)), n=n, ks=[1, 2, 3],
+                         rounds=2, **options)
+    problems, digest = load_dataset(config)
+    run_dir = RunDir(tmp_path / "run")
+    run_dir.prepare(experiment_of(config, digest, solver.describe()), {"ks": config.ks, "problems_total": len(problems)})
+    return Bench(config, problems, solver, box or sandbox, run_dir), run_dir
+
+
+def attempts(run_dir: RunDir) -> list[dict]:
+    return [json.loads(line) for line in (run_dir.path / "attempts.jsonl").read_text().splitlines()]
+
+
+def assert_unique(lines: list[dict]) -> None:
+    keys = [(x["task_id"], x["sample"], x["round"]) for x in lines]
+    assert len(keys) == len(set(keys))
+
+
+def test_full_run_writes_every_sample_and_round_once(tmp_path, sandbox):
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver())
+    asyncio.run(run.run())
+    lines = attempts(run_dir)
+    assert_unique(lines)
+    assert {(x["task_id"], x["sample"]) for x in lines} == {(f"HumanEval/{i}", s) for i in range(4) for s in range(3)}
+    first = [x for x in lines if x["round"] == 0]
+    assert all(x["hidden_passed"] == (x["completion"] == GOOD) for x in lines)
+    assert all(x["code"] == x["code"].split("    return")[0] + x["completion"] for x in first)
+    assert {"task_id", "sample", "round", "code", "visible_passed", "hidden_passed", "completion_tokens",
+            "prompt_tokens", "seconds", "error_kind"} <= set(lines[0])
+    assert {x["error_kind"] for x in lines if not x["hidden_passed"]} == {"assertion"}
+    trace = [json.loads(x) for x in (run_dir.path / "trace.jsonl").read_text().splitlines()]
+    assert len(trace) == 12
+
+
+def test_resume_never_redoes_a_finished_sample(tmp_path, sandbox):
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver())
+    asyncio.run(run.run())
+    before = (run_dir.path / "attempts.jsonl").read_bytes()
+    again = FakeSolver()
+    run, _ = bench(tmp_path, sandbox, again)
+    asyncio.run(run.run())
+    assert again.calls == []
+    assert (run_dir.path / "attempts.jsonl").read_bytes() == before
+
+
+def test_a_stopped_run_resumes_exactly_what_is_missing(tmp_path, sandbox):
+    broken = FakeSolver(fail_after=5)
+    run, run_dir = bench(tmp_path, sandbox, broken)
+    with pytest.raises(BenchStopped, match="stopped answering"):
+        asyncio.run(run.run())
+    saved = {(x["task_id"], x["sample"]) for x in attempts(run_dir)}
+    assert 1 <= len(saved) <= 5
+    fixed = FakeSolver()
+    run, _ = bench(tmp_path, sandbox, fixed)
+    asyncio.run(run.run())
+    assert not saved & set(fixed.calls), "a finished sample was redone"
+    lines = attempts(run_dir)
+    assert_unique(lines)
+    assert len({(x["task_id"], x["sample"]) for x in lines}) == 12
+
+
+def test_torn_line_and_half_written_sample_are_dropped_and_redone(tmp_path, sandbox):
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver())
+    asyncio.run(run.run())
+    lines = attempts(run_dir)
+    # a sample with two rounds loses its final line (killed between them), and a torn tail
+    victim = next(x for x in lines if x["round"] == 1)
+    kept = [x for x in lines if not (x["task_id"] == victim["task_id"] and x["sample"] == victim["sample"]
+                                     and x["round"] == 1)]
+    torn_victim = kept[-1]
+    text = "".join(json.dumps(x) + "\n" for x in kept[:-1]) + json.dumps(kept[-1])[:40]
+    (run_dir.path / "attempts.jsonl").write_text(text)
+    again = FakeSolver()
+    run, _ = bench(tmp_path, sandbox, again)
+    asyncio.run(run.run())
+    assert sorted(again.calls) == sorted({(victim["task_id"], victim["sample"]),
+                                          (torn_victim["task_id"], torn_victim["sample"])})
+    lines = attempts(run_dir)
+    assert_unique(lines)
+    assert len({(x["task_id"], x["sample"]) for x in lines}) == 12
+    trace = [json.loads(x) for x in (run_dir.path / "trace.jsonl").read_text().splitlines()]
+    assert len(trace) == len({(e["task"], e["sample"]) for e in trace}) == 12
+
+
+def test_a_changed_configuration_is_refused(tmp_path, sandbox):
+    bench(tmp_path, sandbox, FakeSolver())
+    with pytest.raises(RunDirError, match=r"another configuration \(rounds: 2 -> 3\)"):
+        config = BenchConfig(dataset=str(tmp_path / "data.jsonl"), n=3, rounds=3)
+        problems, digest = load_dataset(config)
+        RunDir(tmp_path / "run").prepare(experiment_of(config, digest, {"model": "fake"}), {})
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(RunDirError, match="not empty"):
+        RunDir(tmp_path / "other").prepare({"n": 1}, {})
+
+
+class FlakySandbox:
+    """The real sandbox behind an engine that fails `failures` times first."""
+
+    backend_name = "flaky"
+
+    def __init__(self, inner, failures):
+        self.inner, self.failures = inner, failures
+
+    def run(self, job):
+        if self.failures:
+            self.failures -= 1
+            raise SandboxUnavailable("the Docker engine stopped answering")
+        return self.inner.run(job)
+
+
+def test_sandbox_failures_are_retried_then_stop_the_run_cleanly(tmp_path, sandbox):
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver(), count=1, n=1, box=FlakySandbox(sandbox, 2))
+    run.JUDGE_WAIT = 0.01
+    asyncio.run(run.run())
+    assert len(attempts(run_dir)) == 1
+    run, run_dir = bench(tmp_path / "b", sandbox, FakeSolver(), count=1, n=1, box=FlakySandbox(sandbox, 99))
+    run.JUDGE_WAIT = 0.01
+    with pytest.raises(BenchStopped, match="Docker engine stopped answering"):
+        asyncio.run(run.run())
+    assert not (run_dir.path / "attempts.jsonl").exists()
+
+
+def test_new_problems_start_only_while_the_server_has_capacity(tmp_path, sandbox):
+    solver = FakeSolver(capacity=2, delay=0.3)
+    run, run_dir = bench(tmp_path, sandbox, solver, count=6, n=1)
+    asyncio.run(run.run())
+    assert solver.max_running == 2 and len(attempts(run_dir)) >= 6
+
+
+def reference_pass_at_k(lines: list[dict], n: int, k: int, round_: int) -> float:
+    """From scratch: each sample's candidate at round r (the last one if it stopped), then
+    1 - C(n - c, k) / C(n, k) per task, averaged."""
+    final: dict[tuple, int] = {}
+    at: dict[tuple, dict[int, bool]] = {}
+    for x in lines:
+        at.setdefault((x["task_id"], x["sample"]), {})[x["round"]] = x["hidden_passed"]
+    correct: dict[str, int] = {}
+    for (task, sample), rounds in at.items():
+        final[(task, sample)] = max(rounds)
+        correct[task] = correct.get(task, 0) + rounds[min(round_, max(rounds))]
+    values = [1.0 - (comb(n - c, k) / comb(n, k) if n - c >= k else 0.0) for c in correct.values()]
+    return sum(values) / len(values)
+
+
+def test_pass_at_k_per_round_matches_an_independent_computation(tmp_path, sandbox):
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver())
+    asyncio.run(run.run())
+    write_report([run_dir.path], run_dir.path)
+    summary = json.loads((run_dir.path / "summary.json").read_text())
+    lines = attempts(run_dir)
+    for r in ("0", "1", "2"):
+        for k in ("1", "2", "3"):
+            assert summary["pass_at_k"][r][k] == pytest.approx(reference_pass_at_k(lines, 3, int(k), int(r)), abs=1e-4)
+    # half fail at round 0; all but sample 1 of problem 0 are fixed in round 1: figures that can fail
+    assert summary["pass_at_k"]["0"]["1"] == pytest.approx(6 / 12, abs=1e-4)
+    assert summary["pass_at_k"]["2"]["1"] == pytest.approx(11 / 12, abs=1e-4)
+    assert summary["oracle"] is False and summary["complete"] is True
+    assert summary["repair"]["fixed"] == 5
+    report = (run_dir.path / "report.md").read_text()
+    assert "pass@1" in report and (run_dir.path / "plots" / "pass_at_k_by_round.png").stat().st_size > 1000
+
+
+def test_oracle_runs_are_labelled(tmp_path, sandbox):
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver(), count=2, n=1, feedback="hidden")
+    asyncio.run(run.run())
+    write_report([run_dir.path], run_dir.path)
+    summary = json.loads((run_dir.path / "summary.json").read_text())
+    assert summary["oracle"] is True and "oracle" in summary["feedback"]
+    assert "[ORACLE]" in (run_dir.path / "report.md").read_text()
