@@ -290,6 +290,10 @@ def bench(
         _say("[bold yellow]oracle feedback:[/] the model sees the hidden tests while repairing; "
              "later rounds are an upper bound, not an honest score")
 
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                        TextColumn("{task.fields[stats]}"), console=err)
+    bar = progress.add_task("problems", total=len(problems), stats="")
     server = None
     try:
         url, server = ensure_server(base_url, say=_say)
@@ -317,32 +321,41 @@ def bench(
             finally:
                 await llm.close()
 
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                            TextColumn("{task.fields[stats]}"), console=err)
-        bar = progress.add_task("problems", total=len(problems), stats="")
+        last_line = [0.0]
 
         def show(p) -> None:
-            progress.update(bar, completed=p.problems_done, stats=(
-                f"{p.samples_done}/{p.samples_total} samples  {p.tokens_per_second:.1f} tok/s  "
-                f"pass@1 round 0 {100 * p.pass1_first:.1f}%  last {100 * p.pass1_last:.1f}%"))
+            if not progress.live.is_started:
+                progress.start()
+            stats = (f"{p.samples_done}/{p.samples_total} samples  {p.tokens_per_second:.1f} tok/s  "
+                     f"pass@1 round 0 {100 * p.pass1_first:.1f}%  last {100 * p.pass1_last:.1f}%")
+            progress.update(bar, completed=p.problems_done, stats=stats)
+            if not err.is_terminal and time.monotonic() - last_line[0] > 30:  # a log file gets a line now and then
+                last_line[0] = time.monotonic()
+                err.print(f"{time.strftime('%H:%M:%S')} problems {p.problems_done}/{p.problems_total}  {stats}",
+                          highlight=False, soft_wrap=True)
 
-        with progress:
-            try:
-                asyncio.run(run())
-            except BenchStopped as exc:
-                progress.stop()
-                _report_partial(out_dir)
-                _fail(f"the run stopped: {exc}; everything finished is saved in {out_dir}, "
-                      "run the same command again to resume")
+        try:
+            asyncio.run(run())
+        except BenchStopped as exc:
+            _stop(progress)
+            _report_partial(out_dir)
+            _fail(f"the run stopped: {exc}; everything finished is saved in {out_dir}, "
+                  "run the same command again to resume")
     except (RunDirError, LLMError, SandboxUnavailable, ServeError, ServerEnvError) as exc:
+        _stop(progress)
         _fail(str(exc))
     finally:
+        _stop(progress)
         if server is not None:
             server.stop()
     report = write_report([out_dir], out_dir)
     _print_summary(json.loads((out_dir / "summary.json").read_text()))
     _say(f"report: {report}  attempts: {out_dir / 'attempts.jsonl'}  trace: {out_dir / 'trace.jsonl'}")
+
+
+def _stop(progress: Progress) -> None:
+    if progress.live.is_started:
+        progress.stop()
 
 
 def _report_partial(out_dir: Path) -> None:

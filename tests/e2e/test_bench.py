@@ -1,0 +1,93 @@
+"""`agent bench` end to end on a few HumanEval problems: the real vLLM server and the real
+Docker sandbox, a run killed with SIGKILL mid-way and resumed, pass@k per round recomputed
+independently from attempts.jsonl, and a changed configuration refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.llm.serve import ServerConfig, healthy, start_server
+from tests.unit.test_bench import reference_pass_at_k
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    config = ServerConfig()
+    server = None if healthy(config.base_url) else start_server(config, say=lambda m: None)
+    yield config.base_url
+    if server is not None:
+        server.stop()
+
+
+def bench_command(out: Path, base_url: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "agent", "bench", "--limit", "4", "--n", "2", "--k", "1,2", "--rounds", "1",
+            "--temperature", "0.8", "--concurrency", "2", "--sandbox", "docker", "--base-url", base_url,
+            "--out", str(out), *extra]
+
+
+def finished_samples(path: Path) -> dict[tuple[str, int], list[str]]:
+    if not path.exists():
+        return {}
+    lines = []
+    for raw in path.read_text().splitlines():
+        try:
+            lines.append(json.loads(raw))
+        except ValueError:
+            continue
+    done = {(x["task_id"], x["sample"]) for x in lines if x.get("final")}
+    return {key: sorted(json.dumps(x, sort_keys=True) for x in lines if (x["task_id"], x["sample"]) == key)
+            for key in done}
+
+
+def test_bench_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_path, base_url):
+    out = tmp_path / "run"
+    attempts = out / "attempts.jsonl"
+    process = subprocess.Popen(bench_command(out, base_url), cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    while not finished_samples(attempts) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process.poll() is None, f"the bench ended before it could be killed: {process.stderr.read()[-2000:]}"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    before = finished_samples(attempts)
+    assert 1 <= len(before) < 8, "the kill must land mid-run"
+
+    done = subprocess.run(bench_command(out, base_url), cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resuming" in done.stderr
+    after = finished_samples(attempts)
+    assert set(after) == {(f"HumanEval/{i}", s) for i in range(4) for s in range(2)}
+    for key, lines in before.items():
+        assert after[key] == lines, f"{key} was reported done before the kill and must not change"
+    lines = [json.loads(x) for x in attempts.read_text().splitlines()]
+    keys = [(x["task_id"], x["sample"], x["round"]) for x in lines]
+    assert len(keys) == len(set(keys)), "attempts.jsonl holds a duplicate"
+    assert all(isinstance(x["hidden_passed"], bool) and x["visible_passed"] in (True, False, None) for x in lines)
+
+    summary = json.loads((out / "summary.json").read_text())
+    for r in ("0", "1"):
+        for k in ("1", "2"):
+            assert summary["pass_at_k"][r][k] == pytest.approx(reference_pass_at_k(lines, 2, int(k), int(r)), abs=1e-4)
+    assert summary["complete"] and summary["problems"] == 4 and summary["oracle"] is False
+    assert (out / "report.md").read_text().startswith("# Bench report")
+    assert (out / "plots" / "pass_at_k_by_round.png").stat().st_size > 1000
+    trace = [json.loads(x) for x in (out / "trace.jsonl").read_text().splitlines()]
+    llm_samples = {(e["task"], e["sample"]) for e in trace if e["kind"] == "llm"}
+    assert llm_samples == set(after), "every finished sample's trace holds what the model was told"
+    assert all(e["messages"] and e["replies"] for e in trace if e["kind"] == "llm")
+
+    changed = subprocess.run(bench_command(out, base_url, "--candidates", "2"), cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert changed.returncode == 2
+    assert "another configuration (candidates: 1 -> 2" in changed.stderr and "Traceback" not in changed.stderr
