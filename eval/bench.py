@@ -1,7 +1,8 @@
 """The bench scheduler: many problems x n samples x R rounds, the hidden-test verdict of
 every round's candidate, written so that a kill loses nothing reported done.
 
-Scheduling: a problem starts whenever the solver says the model server has spare
+Problems run in a fixed shuffled order, so a run stopped half-way holds a fair sample of
+the dataset, not its easy first half. Scheduling: a problem starts whenever the solver says the model server has spare
 capacity (nobody waiting for a request slot), so requests stay in flight without piling
 up unfinished work; hidden tests are judged on worker threads while other problems
 generate, so neither the server nor the sandbox pool waits on the other.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +129,8 @@ class Bench:
         progress.problems_done = sum(len(finished.get(p.task_id, ())) >= n for p in self.problems)
         todo = [(p, [s for s in range(n) if s not in finished.get(p.task_id, set())]) for p in self.problems]
         todo = [(p, samples) for p, samples in todo if samples]
+        # A fixed shuffle: the problems a stopped run has finished are a fair sample of the set.
+        random.Random(0).shuffle(todo)
         session_started = time.time()
         self.on_progress(progress)
 
