@@ -406,7 +406,11 @@ def report(
 
 
 @app.command()
-def trace(path: Annotated[Path, typer.Argument(help="trace.jsonl, or a folder holding one")]) -> None:
+def trace(
+    path: Annotated[Path, typer.Argument(help="trace.jsonl, or a folder holding one (a solve --out or a bench run)")],
+    task: Annotated[Optional[str], typer.Option(help="only this task_id")] = None,
+    sample: Annotated[Optional[int], typer.Option(help="only this sample")] = None,
+) -> None:
     """Render a trace for a person: rounds, nodes, tool calls, verdicts, tokens and times."""
     from agent.trace_view import render
 
@@ -414,7 +418,7 @@ def trace(path: Annotated[Path, typer.Argument(help="trace.jsonl, or a folder ho
     if not file.is_file():
         _fail(f"no trace at {file}")
     try:
-        render(file, out)
+        render(file, out, task, sample)
     except ValueError as exc:
         _fail(f"{file} is not a trace: {exc}")
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -41,7 +42,8 @@ def _summary(event: dict) -> str:
     return kind or ""
 
 
-def render(path: Path, console: Console) -> None:
+def render(path: Path, console: Console, task: str | None = None, sample: int | None = None) -> None:
+    """Each (task, sample) in turn: a table of its steps, then what the model was told and said."""
     events = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
@@ -51,24 +53,41 @@ def render(path: Path, console: Console) -> None:
                 raise ValueError(f"line {number} is not JSON") from None
     if not events:
         raise ValueError("it holds no events")
-    first = events[0]
-    console.print(f"[bold]trace[/] {path}  task {first.get('task')}  run {first.get('run')}  sample {first.get('sample')}")
+    events = [e for e in events if (task is None or e.get("task") == task) and (sample is None or e.get("sample") == sample)]
+    if not events:
+        raise ValueError("it holds no events for that task and sample")
+    groups: dict[tuple, list[dict]] = {}
+    for event in events:
+        groups.setdefault((event.get("task"), event.get("sample")), []).append(event)
+    for (group_task, group_sample), group in groups.items():
+        _render_one(path, group_task, group_sample, group, console)
+    if len(groups) > 1:
+        total = sum((e.get("tokens") or {}).get("completion", 0) for e in events if e.get("kind") == "llm")
+        console.print(f"[bold]{len(groups)} samples[/], {len(events)} events, {total} generated tokens "
+                      "(filter with --task and --sample)")
+
+
+def _render_one(path: Path, task: str | None, sample: int | None, events: list[dict], console: Console) -> None:
+    console.print(f"[bold]trace[/] {path}  task {task}  run {events[0].get('run')}  sample {sample}")
     table = Table(show_lines=False)
     for column in ("time", "round", "node", "kind", "s", "what happened"):
         table.add_column(column, overflow="fold")
     for event in events:
         table.add_row(str(event.get("time", ""))[11:23], str(event.get("round")), event.get("node", ""),
-                      event.get("kind", ""), f"{event.get('duration', 0):.2f}", _summary(event))
+                      event.get("kind", ""), f"{event.get('duration', 0):.2f}", escape(_summary(event)))
     console.print(table)
     for event in events:
         if event.get("kind") != "llm":
             continue
         last = (event.get("messages") or [{}])[-1]
-        body = f"[bold]{last.get('role')}:[/] {_clip(str(last.get('content')), 800)}"
+        body = f"[bold]{last.get('role')}:[/] {escape(_clip(str(last.get('content')), 800))}"
         for i, reply in enumerate(event.get("replies", [])):
-            body += f"\n[bold]reply {i}:[/] {_clip(reply, 800)}"
-        console.print(Panel(body, title=f"round {event.get('round')} · {event.get('node')} · llm", expand=True),
-                        highlight=False)
+            body += f"\n[bold]reply {i}:[/] {escape(_clip(reply, 800))}"
+        shared = event.get("shared")
+        title = f"round {event.get('round')} · {event.get('node')} · llm"
+        if shared:
+            title += f" · one request of {shared.get('choices')} choices for samples {shared.get('samples')}"
+        console.print(Panel(body, title=title, expand=True), highlight=False)
     total = sum((e.get("tokens") or {}).get("completion", 0) for e in events if e.get("kind") == "llm")
     console.print(f"{len(events)} events, {total} generated tokens, "
                   f"{sum(e.get('duration', 0) for e in events):.1f} s in nodes")
