@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 from pydantic import BaseModel, ConfigDict, Field
 
 from eval.passk import pass_at_k
-from eval.problems import Problem, ProblemError, hidden_job
+from eval.problems import Problem, ProblemError, _first_error, hidden_job
 from sandbox.sandbox import Sandbox
 from sandbox.verdict import Verdict
 
@@ -50,9 +50,7 @@ def read_samples(path: Path, problems: dict[str, Problem]) -> list[dict]:
                 try:
                     sample = Sample.model_validate(record)
                 except ValueError as exc:
-                    first = exc.errors()[0]  # type: ignore[attr-defined]
-                    field = ".".join(str(p) for p in first["loc"])
-                    raise ProblemError(f"{path} line {number}: {field}: {first['msg']}") from None
+                    raise ProblemError(f"{path} line {number}: {_first_error(exc)}") from None
                 if sample.task_id not in problems:
                     raise ProblemError(f"{path} line {number}: unknown task_id {sample.task_id!r}")
                 samples.append(record)
