@@ -30,8 +30,8 @@ def base_url():
 
 
 def bench_command(out: Path, base_url: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "agent", "bench", "--limit", "4", "--n", "2", "--k", "1,2", "--rounds", "1",
-            "--temperature", "0.8", "--concurrency", "2", "--sandbox", "docker", "--base-url", base_url,
+    return [sys.executable, "-m", "agent", "bench", "--limit", "3", "--n", "2", "--k", "1,2", "--rounds", "1",
+            "--temperature", "0.8", "--concurrency", "4", "--sandbox", "docker", "--base-url", base_url,
             "--out", str(out), *extra]
 
 
@@ -61,13 +61,13 @@ def test_bench_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_pat
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     before = finished_samples(attempts)
-    assert 1 <= len(before) < 8, "the kill must land mid-run"
+    assert 1 <= len(before) < 6, "the kill must land mid-run"
 
     done = subprocess.run(bench_command(out, base_url), cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "resuming" in done.stderr
     after = finished_samples(attempts)
-    assert set(after) == {(f"HumanEval/{i}", s) for i in range(4) for s in range(2)}
+    assert set(after) == {(f"HumanEval/{i}", s) for i in range(3) for s in range(2)}
     for key, lines in before.items():
         assert after[key] == lines, f"{key} was reported done before the kill and must not change"
     lines = [json.loads(x) for x in attempts.read_text().splitlines()]
@@ -79,7 +79,7 @@ def test_bench_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_pat
     for r in ("0", "1"):
         for k in ("1", "2"):
             assert summary["pass_at_k"][r][k] == pytest.approx(reference_pass_at_k(lines, 2, int(k), int(r)), abs=1e-4)
-    assert summary["complete"] and summary["problems"] == 4 and summary["oracle"] is False
+    assert summary["complete"] and summary["problems"] == 3 and summary["oracle"] is False
     assert (out / "report.md").read_text().startswith("# Bench report")
     assert (out / "plots" / "pass_at_k_by_round.png").stat().st_size > 1000
     trace = [json.loads(x) for x in (out / "trace.jsonl").read_text().splitlines()]
