@@ -93,6 +93,9 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
         "fixed": sum(not rows[0]["hidden_passed"] and rows[-1]["hidden_passed"] for rows in per_round.values()),
         "broken": sum(rows[0]["hidden_passed"] and not rows[-1]["hidden_passed"] for rows in per_round.values()),
         "samples_that_repaired": sum(len({row["round"] for row in rows}) > 1 for rows in per_round.values()),
+        "fixed_by_action": dict(Counter(_fixing_action(rows) for rows in per_round.values()
+                                        if not rows[0]["hidden_passed"] and rows[-1]["hidden_passed"])),
+        "rounds_by_action": dict(Counter(x["action"] for x in complete_lines if x["round"] > 0)),
     }
     summary["cost"] = {
         "completion_tokens": completion_tokens, "prompt_tokens": prompt_tokens,
@@ -115,6 +118,11 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
     summary["command"] = info.get("command")
     summary["config"] = experiment
     return summary
+
+
+def _fixing_action(rows: list[dict[str, Any]]) -> str:
+    """The action of the first round whose candidate passes the hidden tests."""
+    return next(row["action"] for row in rows if row["hidden_passed"])
 
 
 def write_summary(run_dir: Path) -> dict[str, Any]:
@@ -179,7 +187,11 @@ def render_report(summaries: list[dict[str, Any]], plots: list[str]) -> str:
         out += [f"**{label(s)}**", "", "| round | " + " | ".join(kinds) + " |", "|---:|" + "---:|" * len(kinds)]
         for r, counts in s["error_kinds"].items():
             out.append(f"| {r} | " + " | ".join(str(counts.get(k, 0)) for k in kinds) + " |")
-        out += ["", "Why samples stopped: " + ", ".join(f"{k} {v}" for k, v in s["stop_reasons"].items()), ""]
+        out += ["", "Why samples stopped: " + ", ".join(f"{k} {v}" for k, v in s["stop_reasons"].items()), "",
+                "Repair rounds run, by action: " + (", ".join(f"{k} {v}" for k, v in s["repair"]["rounds_by_action"].items())
+                                                    or "none") +
+                "; samples fixed, by the action that fixed them: " +
+                (", ".join(f"{k} {v}" for k, v in s["repair"]["fixed_by_action"].items()) or "none"), ""]
     if plots:
         out += ["## Plots", "", *[f"![{Path(p).stem}]({p})" for p in plots], ""]
     out += ["## Runs", ""]
