@@ -11,11 +11,18 @@ from sandbox.image import build_image
 from sandbox.sandbox import PooledSandbox
 
 
+LAYERS = ("unit", "integration", "e2e")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         layer = item.path.parent.name
-        if layer in ("unit", "integration", "e2e"):
+        if layer in LAYERS:
             item.add_marker(getattr(pytest.mark, layer))
+    # Fast layers first; in e2e the serving tests first, as they need port 8000 free before
+    # the shared server (tests/e2e/conftest.py) starts there for the rest.
+    items.sort(key=lambda item: (LAYERS.index(item.path.parent.name) if item.path.parent.name in LAYERS else -1,
+                                 item.path.name != "test_serving.py"))
 
 
 @pytest.fixture(scope="session")

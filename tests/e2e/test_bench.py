@@ -14,19 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.serve import ServerConfig, healthy, start_server
 from tests.unit.test_bench import reference_pass_at_k
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    config = ServerConfig()
-    server = None if healthy(config.base_url) else start_server(config, say=lambda m: None)
-    yield config.base_url
-    if server is not None:
-        server.stop()
 
 
 def bench_command(out: Path, base_url: str, *extra: str) -> list[str]:

@@ -11,19 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.serve import ServerConfig, healthy, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    config = ServerConfig()
-    server = None if healthy(config.base_url) else start_server(config, say=lambda m: None)
-    yield config.base_url
-    if server is not None:
-        server.stop()
 
 
 def run(tmp_path: Path, problem: Path, *options: str) -> tuple[int, dict, list[dict], str]:
