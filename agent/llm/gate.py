@@ -1,6 +1,8 @@
-"""Caps the sequences in flight on the model server: a request for `n` choices holds `n`
-slots. The bench starts new work only while nobody waits for a slot, so the server stays
-saturated without a pile of half-done problems that a kill would throw away."""
+"""Keeps about `sequences` sequences in flight on the model server: a request for `n`
+choices counts `n`, and starts while fewer than `sequences` are in flight (so a large
+request never waits for the server to drain). The bench starts new work only while
+nobody waits here, so the server stays saturated without a pile of half-done problems
+that a kill would throw away."""
 
 from __future__ import annotations
 
@@ -25,11 +27,11 @@ class GatedLLM:
         return self.waiting == 0 and self.in_use < self.capacity
 
     async def chat(self, messages: list[dict[str, Any]], **options: Any) -> Completion:
-        weight = min(max(1, int(options.get("n", 1))), self.capacity)
+        weight = max(1, int(options.get("n", 1)))
         async with self._changed:
             self.waiting += 1
             try:
-                await self._changed.wait_for(lambda: self.in_use + weight <= self.capacity)
+                await self._changed.wait_for(lambda: self.in_use < self.capacity)
             finally:
                 self.waiting -= 1
             self.in_use += weight
