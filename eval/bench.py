@@ -174,6 +174,9 @@ class Bench:
                         failure = task.exception()
                 if failure is not None:
                     break
+        except BaseException as exc:  # cancelled, Ctrl-C, SIGTERM: recorded, then passed on
+            failure = failure or exc
+            raise
         finally:
             for task in running:
                 task.cancel()
@@ -186,7 +189,8 @@ class Bench:
                     "wall_seconds": round(wall, 2), "samples": progress.samples_this_session,
                     "completion_tokens": progress.tokens_this_session,
                     "tokens_per_second": round(progress.tokens_this_session / max(wall, 1e-9), 2),
-                    "stopped": None if failure is None else _one_line(failure)})
+                    "stopped": None if failure is None else (_one_line(failure) if isinstance(failure, Exception)
+                                                             else f"interrupted ({type(failure).__name__})")})
         if failure is not None:
             raise BenchStopped(_one_line(failure)) from failure
         return progress
