@@ -150,27 +150,34 @@ class Solver:
 
     async def _sample_rounds(self, problem: Problem, records: list[RoundRecord],
                              controller: Controller) -> list[SampleRound]:
-        """Each round's chosen candidate with its verdict on the visible tests (None without any)."""
+        """The sample's current candidate after each round, as the controller keeps it: a
+        round's candidate replaces the best so far unless it passes fewer feedback tests.
+        With its verdict on the visible tests (None without any)."""
         visible_from_feedback = self.config.feedback == "visible"
         tests = controller.feedback_tests if visible_from_feedback else (
             problem.visible_tests or extract_visible_tests(problem.prompt, problem.entry_point))
         cache: dict[str, bool] = {}
         rounds = []
+        best: Candidate | None = None
         for record in records:
             chosen = record.chosen
+            kept = best is not None and chosen.passed < best.passed
+            if not kept:
+                best = chosen
+            assert best is not None
             visible: bool | None = None
             if tests:
-                if visible_from_feedback and chosen.verdict is not None:
-                    visible = chosen.all_pass
+                if visible_from_feedback and best.verdict is not None:
+                    visible = best.all_pass
                 else:
-                    if chosen.completion not in cache:
-                        job = checks_job(problem.prompt, problem.entry_point, chosen.completion, tests,
+                    if best.completion not in cache:
+                        job = checks_job(problem.prompt, problem.entry_point, best.completion, tests,
                                          controller.prelude, self.config.timeout, controller.setup)
-                        cache[chosen.completion] = (await asyncio.to_thread(self.sandbox.run, job)).passed
-                    visible = cache[chosen.completion]
-            rounds.append(SampleRound(round=record.round, action=record.action, completion=chosen.completion,
-                                      visible_passed=visible, feedback_passed=chosen.passed,
-                                      feedback_total=chosen.total, prompt_tokens=record.prompt_tokens,
+                        cache[best.completion] = (await asyncio.to_thread(self.sandbox.run, job)).passed
+                    visible = cache[best.completion]
+            rounds.append(SampleRound(round=record.round, action=record.action, completion=best.completion,
+                                      kept_previous=kept, visible_passed=visible, feedback_passed=best.passed,
+                                      feedback_total=best.total, prompt_tokens=record.prompt_tokens,
                                       completion_tokens=record.completion_tokens, seconds=round(record.seconds, 3)))
         return rounds
 

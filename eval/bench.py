@@ -207,7 +207,7 @@ class Bench:
             final = index == len(result.rounds) - 1
             lines.append({
                 "task_id": problem.task_id, "sample": result.sample, "round": r.round, "action": r.action,
-                "final": final, "code": problem.prompt + r.completion, "completion": r.completion,
+                "kept_previous": r.kept_previous, "final": final, "code": problem.prompt + r.completion, "completion": r.completion,
                 "visible_passed": r.visible_passed, "feedback_passed": r.feedback_passed,
                 "feedback_total": r.feedback_total, "hidden_passed": verdict.passed, "hidden_result": verdict.result,
                 "error_kind": failure.kind if failure else "passed",

@@ -11,11 +11,14 @@ from eval.problems import Problem
 
 
 class SampleRound(BaseModel):
-    """One round of one sample: the candidate the sample holds after that round."""
+    """One round of one sample: the candidate the sample holds after that round (the best
+    so far, which may come from an earlier round), and what the round cost."""
 
     round: int
     action: str
-    completion: str = Field(description="what follows the prompt in the program")
+    completion: str = Field(description="the sample's current candidate: what follows the prompt in the program")
+    kept_previous: bool = Field(False, description="this round's candidate passed fewer feedback tests than the "
+                                                   "best so far, which the sample kept")
     visible_passed: bool | None = Field(description="passes the visible tests; None without visible tests")
     feedback_passed: int = 0
     feedback_total: int = 0

@@ -186,3 +186,21 @@ def test_bench_samples_report_visible_verdicts_under_oracle_feedback(sandbox):
     asyncio.run(solver.solve_samples(problem, [0], collect))
     (only,) = results
     assert only.rounds[0].visible_passed is False and only.rounds[0].feedback_total == 1
+
+
+def test_bench_rounds_report_the_best_so_far_when_a_repair_is_worse(sandbox):
+    """A repair that passes fewer visible tests does not replace the sample's candidate:
+    the bench judges what the agent would answer, not the worse attempt."""
+    llm = FakeLLM([[BAD], [BAD_TOO]])
+    problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")
+    solver = Solver(llm, sandbox, SolverConfig(rounds=1), "qwen2.5-coder")
+    results = []
+
+    async def collect(result):
+        results.append(result)
+
+    asyncio.run(solver.solve_samples(problem, [0], collect))
+    first, second = results[0].rounds
+    assert first.feedback_passed == 1 and first.feedback_total == 2 and not first.kept_previous
+    assert second.kept_previous and second.completion == first.completion and second.feedback_passed == 1
+    assert second.action == "repair" and second.completion_tokens == 10
