@@ -213,19 +213,26 @@ def plot_pass_at_k(summaries: list[dict[str, Any]], target: Path) -> list[Path]:
         return []
     figure, axes = plt.subplots(1, len(ks), figsize=(4.2 * len(ks), 3.6), squeeze=False)
     for axis, k in zip(axes[0], ks):
-        for s in summaries:
+        for index, s in enumerate(summaries):
             points = [(int(r), v[str(k)]) for r, v in s["pass_at_k"].items() if str(k) in v]
             if not points:
                 continue
             xs, ys = zip(*points)
-            axis.plot(xs, [100 * y for y in ys], marker="o", linestyle="--" if s["oracle"] else "-", label=label(s))
+            partial = "" if s["complete"] else f" ({s['problems']} of {s['problems_total']} problems)"
+            axis.plot(xs, [100 * y for y in ys], marker="o", color=f"C{index}",
+                      linestyle="--" if s["oracle"] else "-", label=label(s) + partial)
         axis.set_title(f"pass@{k} on the hidden tests")
         axis.set_xlabel("round (0 = single-shot)")
         axis.set_ylabel("%")
         axis.set_ylim(0, 100)
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = [], []
+    for axis in axes[0]:
+        for handle, text in zip(*axis.get_legend_handles_labels()):
+            if text not in labels:
+                handles.append(handle)
+                labels.append(text)
     figure.legend(handles, labels, loc="lower center", ncol=1, fontsize=7, frameon=False)
     figure.tight_layout(rect=(0, 0.08 + 0.05 * len(summaries), 1, 1))
     path = target / "pass_at_k_by_round.png"
