@@ -22,7 +22,7 @@ from agent.config import SolverConfig
 from agent.extract import code_blocks, extract_completion, normalized, strip_thinking
 from agent.feedback import describe
 from agent.llm.client import Completion, tool_calls_in_text
-from agent.state import AgentState, Candidate, RoundRecord
+from agent.state import AgentState, Candidate, RoundRecord, replaces
 from agent.trace import Tracer
 from eval.problems import Problem, harness_imports, hidden_job, trusted_prelude
 from sandbox.sandbox import Sandbox
@@ -199,7 +199,7 @@ class Controller:
         record.best = max(range(len(record.candidates)), key=lambda i: (record.candidates[i].passed, -i))
         record.seconds += time.monotonic() - started
         chosen, best = record.chosen, state.get("best")
-        if best is None or chosen.passed >= best.passed:
+        if replaces(best, chosen):
             best = chosen
         self.tracer.event("evaluate", "verdict", round_, time.monotonic() - started, best=record.best,
                           candidates=[{"completion": c.completion, "passed": c.passed, "total": c.total,
@@ -318,7 +318,7 @@ class Controller:
             "all tests pass; call submit" if candidate.all_pass else describe(verdict, sources))
         self.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, code=code,
                           observation=observation)
-        if self.react_best is None or candidate.passed >= self.react_best.passed:
+        if replaces(self.react_best, candidate):
             self.react_best = candidate
         return observation, None
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 import prompts
 from agent.config import SolverConfig
 from agent.graph import LLM, Controller, SharedFirstRound, build_graph
-from agent.state import Candidate, RoundRecord
+from agent.state import Candidate, RoundRecord, replaces
 from agent.trace import Tracer
 from eval.problems import Problem, hidden_job
 from eval.solver import SampleResult, SampleRound
@@ -161,7 +161,7 @@ class Solver:
         best: Candidate | None = None
         for record in records:
             chosen = record.chosen
-            kept = best is not None and chosen.passed < best.passed
+            kept = not replaces(best, chosen)
             if not kept:
                 best = chosen
             assert best is not None

@@ -26,6 +26,12 @@ class Candidate(BaseModel):
         return failure.kind if failure else ("passed" if self.all_pass else "untested")
 
 
+def replaces(best: Candidate | None, candidate: Candidate) -> bool:
+    """Whether `candidate` becomes the agent's answer over the best so far: unless it
+    passes fewer feedback tests (a tie goes to the newer one)."""
+    return best is None or candidate.passed >= best.passed
+
+
 class RoundRecord(BaseModel):
     round: int
     action: Literal["given", "generate", "repair", "resample", "review", "react"]

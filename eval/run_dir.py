@@ -144,27 +144,20 @@ def complete_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for line in lines:
         groups.setdefault((line["task_id"], line["sample"]), []).append(line)
-    complete: set[tuple[str, int]] = set()
+    final_round: dict[tuple[str, int], int] = {}
     for key, group in groups.items():
-        finals = [line for line in group if line.get("final")]
-        if not finals:
-            continue
-        last = finals[0]["round"]
-        rounds = [line["round"] for line in group]
-        if all(rounds.count(r) >= 1 for r in range(last + 1)):
-            complete.add(key)
+        finals = [line["round"] for line in group if line.get("final")]
+        rounds = {line["round"] for line in group}
+        if finals and all(r in rounds for r in range(finals[0] + 1)):
+            final_round[key] = finals[0]
     kept, seen = [], set()
     for line in lines:
         key = (line["task_id"], line["sample"])
         marker = (key, line["round"])
-        if key in complete and marker not in seen and line["round"] <= _final_round(groups[key]):
+        if key in final_round and marker not in seen and line["round"] <= final_round[key]:
             seen.add(marker)
             kept.append(line)
     return kept
-
-
-def _final_round(group: list[dict[str, Any]]) -> int:
-    return next(line["round"] for line in group if line.get("final"))
 
 
 def _append_durable(path: Path, text: str) -> None:
