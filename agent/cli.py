@@ -304,8 +304,7 @@ def bench(
             llm = GatedLLM(LLMClient(client_config), concurrency)
             try:
                 await llm.models()
-                solver = Solver(llm, None, solver_config, client_config.model, run_name=out_dir.name)  # type: ignore[arg-type]
-                experiment = experiment_of(config, digest, solver.describe())
+                experiment = experiment_of(config, digest, Solver.description(solver_config, client_config.model))
                 command = " ".join(["agent", *sys.argv[1:]])
                 resuming = run_dir.prepare(experiment, {
                     "ks": ks, "problems_total": len(problems), "command": command, "machine": machine(),
@@ -316,7 +315,7 @@ def bench(
                     _say(f"resuming the run in {out_dir}")
                 with open_sandbox(SandboxConfig(backend=sandbox, workers=workers or os.cpu_count() or 2),
                                   say=_say) as box:
-                    solver.sandbox = box
+                    solver = Solver(llm, box, solver_config, client_config.model, run_name=out_dir.name)
                     return await Bench(config, problems, solver, box, run_dir, on_progress=show).run()
             finally:
                 await llm.close()

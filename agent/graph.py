@@ -26,7 +26,7 @@ from agent.state import AgentState, Candidate, RoundRecord, replaces
 from agent.trace import Tracer
 from eval.problems import Problem, harness_imports, hidden_job, trusted_prelude
 from sandbox.sandbox import Sandbox
-from sandbox.verdict import Verdict
+from sandbox.verdict import Job, Verdict
 from tools.calls import TOOL_SCHEMAS, run_python, checks_job
 from tools.visible_tests import extract_visible_tests
 
@@ -120,8 +120,7 @@ class Controller:
         if self.config.feedback == "hidden":
             job = hidden_job(self.problem, completion, self.config.timeout)
         else:
-            job = checks_job(self.problem.prompt, self.problem.entry_point, completion, tests, self.prelude,
-                            self.config.timeout, self.setup)
+            job = self.checks(completion, tests)
         started = time.monotonic()
         verdict = await asyncio.to_thread(self.sandbox.run, job)
         self.tracer.event(node, "sandbox", round_, time.monotonic() - started, feedback=self.config.feedback,
@@ -129,6 +128,11 @@ class Controller:
                           total=len(verdict.tests), verdict=verdict.result,
                           kind_of_error=(verdict.first_failure.kind if verdict.first_failure else "passed"))
         return verdict
+
+    def checks(self, completion: str, tests: list[str]) -> Job:
+        """The sandbox job that runs `tests` (assert statements) against `completion`."""
+        return checks_job(self.problem.prompt, self.problem.entry_point, completion, tests, self.prelude,
+                          self.config.timeout, self.setup)
 
     async def prepare_feedback_tests(self) -> None:
         mode = self.config.feedback

@@ -17,7 +17,6 @@ from agent.trace import Tracer
 from eval.problems import Problem, hidden_job
 from eval.solver import SampleResult, SampleRound
 from sandbox.sandbox import Sandbox
-from tools.calls import checks_job
 from tools.visible_tests import extract_visible_tests
 
 
@@ -58,8 +57,13 @@ class Solver:
         self.model, self.run_name = model, run_name
         self.family = config.family or prompts.family_of(model)
 
+    @staticmethod
+    def description(config: SolverConfig, model: str) -> dict[str, Any]:
+        """What decides this solver's answers (the bench's experiment records it)."""
+        return {**config.model_dump(), "model": model, "family": config.family or prompts.family_of(model)}
+
     def describe(self) -> dict[str, Any]:
-        return {**self.config.model_dump(), "model": self.model, "family": self.family}
+        return self.description(self.config, self.model)
 
     def has_capacity(self) -> bool:
         check = getattr(self.llm, "has_capacity", None)
@@ -171,8 +175,7 @@ class Solver:
                     visible = best.all_pass
                 else:
                     if best.completion not in cache:
-                        job = checks_job(problem.prompt, problem.entry_point, best.completion, tests,
-                                         controller.prelude, self.config.timeout, controller.setup)
+                        job = controller.checks(best.completion, tests)
                         cache[best.completion] = (await asyncio.to_thread(self.sandbox.run, job)).passed
                     visible = cache[best.completion]
             rounds.append(SampleRound(round=record.round, action=record.action, completion=best.completion,

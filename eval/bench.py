@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from eval.problems import Problem, ProblemError, hidden_job, load_problems
+from eval.report import candidates_by_round
 from eval.run_dir import RunDir
 from eval.solver import SampleResult, Solver
 from sandbox.docker_backend import SandboxUnavailable
@@ -120,12 +121,11 @@ class Bench:
         for line in done_lines:
             if line.get("final") and line["task_id"] in self.by_id:
                 finished.setdefault(line["task_id"], set()).add(line["sample"])
-        last_round_of = _last_round_verdicts(done_lines)
-        for (task_id, _), (first, last) in last_round_of.items():
+        for (task_id, _), rows in candidates_by_round(done_lines, self.config.rounds).items():
             if task_id in self.by_id:
                 progress.samples_done += 1
-                progress.first_round_passed += first
-                progress.last_round_passed += last
+                progress.first_round_passed += bool(rows[0]["hidden_passed"])
+                progress.last_round_passed += bool(rows[-1]["hidden_passed"])
         progress.problems_done = sum(len(finished.get(p.task_id, ())) >= n for p in self.problems)
         todo = [(p, [s for s in range(n) if s not in finished.get(p.task_id, set())]) for p in self.problems]
         todo = [(p, samples) for p, samples in todo if samples]
@@ -223,18 +223,6 @@ class Bench:
                                            retry=retry_if_exception_type(SandboxUnavailable), reraise=True):
             with attempt:
                 return await asyncio.to_thread(self.sandbox.run, job)
-
-
-def _last_round_verdicts(lines: list[dict[str, Any]]) -> dict[tuple[str, int], tuple[bool, bool]]:
-    first: dict[tuple[str, int], bool] = {}
-    last: dict[tuple[str, int], bool] = {}
-    for line in lines:
-        key = (line["task_id"], line["sample"])
-        if line["round"] == 0:
-            first[key] = bool(line["hidden_passed"])
-        if line.get("final"):
-            last[key] = bool(line["hidden_passed"])
-    return {key: (first.get(key, False), last[key]) for key in last}
 
 
 def _one_line(exc: BaseException) -> str:
