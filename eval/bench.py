@@ -118,11 +118,10 @@ class Bench:
         done_lines = self.run_dir.load_attempts()
         finished: dict[str, set[int]] = {}
         progress = BenchProgress(problems_total=len(self.problems), samples_total=len(self.problems) * n)
-        for line in done_lines:
-            if line.get("final") and line["task_id"] in self.by_id:
-                finished.setdefault(line["task_id"], set()).add(line["sample"])
-        for (task_id, _), rows in candidates_by_round(done_lines, self.config.rounds).items():
+        # load_attempts keeps finished samples only: each key below is a finished (task, sample)
+        for (task_id, sample), rows in candidates_by_round(done_lines, self.config.rounds).items():
             if task_id in self.by_id:
+                finished.setdefault(task_id, set()).add(sample)
                 progress.samples_done += 1
                 progress.first_round_passed += bool(rows[0]["hidden_passed"])
                 progress.last_round_passed += bool(rows[-1]["hidden_passed"])
