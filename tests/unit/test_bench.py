@@ -246,6 +246,21 @@ def test_pass_at_k_per_round_matches_an_independent_computation(tmp_path, sandbo
     assert "pass@1" in report and (run_dir.path / "plots" / "pass_at_k_by_round.png").stat().st_size > 1000
 
 
+def test_a_stopped_run_is_reported_as_incomplete_until_resumed(tmp_path, sandbox):
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver(fail_after=4), count=6, n=1)
+    with pytest.raises(BenchStopped):
+        asyncio.run(run.run())
+    write_report([run_dir.path], run_dir.path)
+    summary = json.loads((run_dir.path / "summary.json").read_text())
+    assert summary["complete"] is False and summary["problems"] == 4 and summary["problems_total"] == 6
+    assert "**Incomplete runs**" in (run_dir.path / "report.md").read_text()
+    run, _ = bench(tmp_path, sandbox, FakeSolver(), count=6, n=1)
+    asyncio.run(run.run())
+    write_report([run_dir.path], run_dir.path)
+    assert json.loads((run_dir.path / "summary.json").read_text())["complete"] is True
+    assert "Incomplete" not in (run_dir.path / "report.md").read_text()
+
+
 def test_oracle_runs_are_labelled(tmp_path, sandbox):
     run, run_dir = bench(tmp_path, sandbox, FakeSolver(), count=2, n=1, feedback="hidden")
     asyncio.run(run.run())
