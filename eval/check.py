@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -71,7 +71,11 @@ def judge_samples(
     timeout: float,
     on_done: Callable[[Verdict], None] = lambda v: None,
 ) -> Iterator[Verdict]:
-    """Verdicts in input order, `workers` jobs in flight."""
+    """Verdicts in input order, `workers` jobs in flight.
+
+    Jobs are submitted task by task in turn (the first sample of every task, then the
+    second, ...): the sandbox never runs two jobs of the same tests in one executor, and
+    this order lets each executor serve many jobs before it meets a task again."""
 
     def one(sample: dict) -> Verdict:
         problem = problems[sample["task_id"]]
@@ -80,7 +84,21 @@ def judge_samples(
         return verdict
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judge") as pool:
-        yield from pool.map(one, samples)
+        futures: list[Future | None] = [None] * len(samples)
+        for index in interleaved(samples):
+            futures[index] = pool.submit(one, samples[index])
+        for future in futures:
+            yield future.result()
+
+
+def interleaved(samples: list[dict]) -> list[int]:
+    """Indices of `samples`, taking one sample of each task in turn."""
+    by_task: dict[str, list[int]] = {}
+    for index, sample in enumerate(samples):
+        by_task.setdefault(sample["task_id"], []).append(index)
+    queues = list(by_task.values())
+    return [queue[depth] for depth in range(max(map(len, queues), default=0)) for queue in queues
+            if depth < len(queue)]
 
 
 def write_results(path: Path, samples: list[dict], verdicts: list[Verdict]) -> None:

@@ -12,6 +12,8 @@ from typing import Protocol
 
 from sandbox.executor import CANDIDATE_TAG, EXECUTOR_TAG, FrameError, FrameReader, pack, parse
 
+INLINE_LIMIT = 64 * 1024  # candidate frames above this many bytes are decoded out of process
+
 
 class ChannelClosed(ConnectionError):
     """The executor went away (it exited, crashed or was killed)."""
@@ -31,10 +33,12 @@ class Transport(Protocol):
 
 
 class PipeTransport:
-    """An executor that is a local child process: its stdin and stdout pipes."""
+    """An executor that is a local child process: its stdin and stdout pipes, owned here
+    (Popen's file objects, unbuffered) and closed once."""
 
-    def __init__(self, write_fd: int, read_fd: int) -> None:
-        self._write_fd, self._read_fd = write_fd, read_fd
+    def __init__(self, stdin, stdout) -> None:
+        self._stdin, self._stdout = stdin, stdout
+        self._write_fd, self._read_fd = stdin.fileno(), stdout.fileno()
 
     def fileno(self) -> int:
         return self._read_fd
@@ -48,9 +52,9 @@ class PipeTransport:
         return os.read(self._read_fd, 1 << 20)
 
     def close(self) -> None:
-        for fd in (self._write_fd, self._read_fd):
+        for stream in (self._stdin, self._stdout):
             try:
-                os.close(fd)
+                stream.close()
             except OSError:
                 pass
 
@@ -130,16 +134,19 @@ class Channel:
     def receive(self, deadline: float) -> tuple[str, dict]:
         """Next frame as (who, message): who is "executor" or "candidate".
 
-        A candidate frame that is not valid JSON is returned as ("candidate", {"op": "garbage"}).
+        A candidate frame that is not valid JSON is returned as ("candidate", {"op": "garbage"}); one
+        over INLINE_LIMIT bytes unparsed, as ("candidate", {"op": "large", "payload": bytes}).
         """
         while not self._frames:
             if self.closed:
                 raise ChannelClosed("the executor channel is closed")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChannelTimeout("no answer from the sandbox before the deadline")
+            remaining = max(0.0, deadline - time.monotonic())
+            # A last look with no wait once the deadline has passed: an answer that is already
+            # here arrived in time, however long this process was kept from reading it.
             readable, _, _ = select.select([self.transport], [], [], remaining)
             if not readable:
+                if remaining == 0.0:
+                    raise ChannelTimeout("no answer from the sandbox before the deadline")
                 continue
             try:
                 data = self.transport.read()
@@ -164,6 +171,8 @@ class Channel:
                 self.closed = True
                 raise ChannelClosed(f"the executor sent a malformed frame: {exc}") from None
         if tag == CANDIDATE_TAG:
+            if len(body) > INLINE_LIMIT:  # parsed and decoded in a worker process (sandbox/offload.py)
+                return "candidate", {"op": "large", "payload": body}
             try:
                 return "candidate", parse(body)
             except FrameError:

@@ -143,7 +143,8 @@ class DockerBackend:
         try:
             created = self.client.api.create_container(
                 self.image,
-                command=["python3", "-I", EXECUTOR_IN_IMAGE, "--scratch=/tmp", "--kill-scope=all"],
+                command=["python3", "-I", EXECUTOR_IN_IMAGE, "--scratch=/tmp", "--kill-scope=all",
+                         f"--memory-mb={self.config.memory_mb}"],
                 user="65534:65534",
                 working_dir="/tmp",
                 environment={},
@@ -189,7 +190,9 @@ class DockerBackend:
                 "no-new-privileges; user 65534 (nobody); empty environment; no IPC namespace sharing; "
                 "the executor is PID 1 and undumpable (candidates can neither signal nor inspect it); "
                 "a fresh forked process per job, every leftover process killed; "
-                "wall-clock timeouts enforced by the host; containers recycled after a timeout, crash or taint"
+                "wall-clock timeouts enforced by the host; containers recycled after a timeout, crash, taint "
+                "(changed limits or scheduling, IPC objects left) or their job quota, and never given two jobs "
+                "of the same tests"
             ),
         }
 

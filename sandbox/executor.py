@@ -26,6 +26,10 @@ import time
 
 MAX_FRAME = 16 * 1024 * 1024
 MAX_DEPTH = 100
+MAX_NODES = 2_000_000  # values in one decoded frame
+MAX_INT_HEX_DIGITS = 100_000  # about 120,000 decimal digits
+MAX_SAME_HASH = 8  # elements of one set or dict sharing a hash: more is a hash-flooding attempt
+_CLOCK_EVERY = 4096  # nodes decoded between two looks at the deadline
 OUTPUT_CAP = 64 * 1024
 PROGRAM_NAME = "solution.py"
 _HEADER = struct.Struct(">I")
@@ -41,6 +45,10 @@ class FrameError(ValueError):
 
 class CodecError(ValueError):
     """A value that cannot cross the sandbox boundary."""
+
+
+class DecodeTimeout(CodecError):
+    """Decoding a value ran past the job's deadline."""
 
 
 # --------------------------------------------------------------------------- framing
@@ -145,10 +153,50 @@ def _hex_float(text) -> float:
         raise CodecError("malformed float") from None
 
 
-def decode(node, depth: int = 0):
-    """Strict inverse of `encode`: builds fresh builtins or raises CodecError."""
+class _Budget:
+    """What one decode may still spend: nodes, and time until the deadline."""
+
+    __slots__ = ("limit", "nodes", "deadline", "until_clock")
+
+    def __init__(self, nodes: int, deadline: float | None) -> None:
+        self.limit, self.nodes, self.deadline, self.until_clock = nodes, nodes, deadline, _CLOCK_EVERY
+
+    def spend(self) -> None:
+        self.nodes -= 1
+        if self.nodes < 0:
+            raise CodecError(f"value has more than {self.limit} parts")
+        self.until_clock -= 1
+        if self.until_clock == 0:
+            self.until_clock = _CLOCK_EVERY
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise DecodeTimeout("decoding the value ran past the deadline")
+
+
+def _distinct_hashes(items) -> None:
+    """Refuses elements whose hashes collide: a set or dict of them costs quadratic time."""
+    if len(items) <= MAX_SAME_HASH:
+        return
+    counts: dict[int, int] = {}
+    for item in items:
+        digest = hash(item)
+        seen = counts.get(digest, 0) + 1
+        if seen > MAX_SAME_HASH:
+            raise CodecError(f"more than {MAX_SAME_HASH} elements share one hash")
+        counts[digest] = seen
+
+
+def decode(node, deadline: float | None = None, max_nodes: int = MAX_NODES):
+    """Strict inverse of `encode`: builds fresh builtins or raises CodecError.
+
+    The cost is linear in the frame's size and bounded: at most `max_nodes` parts,
+    no hash flooding, and DecodeTimeout once `deadline` (time.monotonic) has passed."""
+    return _decode(node, 0, _Budget(max_nodes, deadline))
+
+
+def _decode(node, depth: int, budget: _Budget):
     if depth > MAX_DEPTH + 1:
         raise CodecError(f"value nested deeper than {MAX_DEPTH} levels")
+    budget.spend()
     kind = type(node)
     if node is None or kind is bool or kind is int or kind is str:
         return node
@@ -157,6 +205,8 @@ def decode(node, depth: int = 0):
     tag, inner = node[0], depth + 1
     try:
         if tag == "I" and len(node) == 2 and type(node[1]) is str:
+            if len(node[1]) > MAX_INT_HEX_DIGITS:
+                raise CodecError(f"integer of more than {MAX_INT_HEX_DIGITS} hex digits")
             return int(node[1], 16)
         if tag == "f" and len(node) == 2:
             return _hex_float(node[1])
@@ -165,20 +215,21 @@ def decode(node, depth: int = 0):
         if tag == "b" and len(node) == 2 and type(node[1]) is str:
             return base64.b64decode(node[1], validate=True)
         if tag == "l":
-            return [decode(item, inner) for item in _items(node)]
+            return [_decode(item, inner, budget) for item in _items(node)]
         if tag == "t":
-            return tuple(decode(item, inner) for item in _items(node))
-        if tag == "s":
-            return {decode(item, inner) for item in _items(node)}
-        if tag == "F":
-            return frozenset(decode(item, inner) for item in _items(node))
+            return tuple(_decode(item, inner, budget) for item in _items(node))
+        if tag in ("s", "F"):
+            items = [_decode(item, inner, budget) for item in _items(node)]
+            _distinct_hashes(items)
+            return set(items) if tag == "s" else frozenset(items)
         if tag == "d":
-            result = {}
+            pairs = []
             for pair in _items(node):
                 if type(pair) is not list or len(pair) != 2:
                     raise CodecError("malformed dict entry")
-                result[decode(pair[0], inner)] = decode(pair[1], inner)
-            return result
+                pairs.append((_decode(pair[0], inner, budget), _decode(pair[1], inner, budget)))
+            _distinct_hashes([key for key, _ in pairs])
+            return dict(pairs)
     except CodecError:
         raise
     except (TypeError, ValueError, RecursionError, MemoryError) as exc:
@@ -256,19 +307,18 @@ def _read_message(sock: socket.socket, reader: FrameReader):
             return parse(frames[0])  # the executor sends one request at a time
 
 
-def _child_main(sock: socket.socket, job: dict, job_dir: str, output_path: str) -> None:
+def _child_main(sock: socket.socket, job: dict, job_dir: str, out: int, memory_mb: int) -> None:
     import resource
 
     os.setsid()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    out = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(null)
     os.close(out)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    memory = int(job.get("memory_mb", 512)) * 1024 * 1024
+    memory = memory_mb * 1024 * 1024
     for limit, value in (
         (resource.RLIMIT_AS, memory),
         (resource.RLIMIT_FSIZE, 4 * OUTPUT_CAP),
@@ -333,24 +383,63 @@ def _child_main(sock: socket.socket, job: dict, job_dir: str, output_path: str) 
 # --------------------------------------------------------------------------- the executor
 
 
+def _io_priority() -> int | None:
+    """ioprio_get(IOPRIO_WHO_PROCESS, 0): another field a same-user process can change."""
+    try:
+        import ctypes
+
+        number = {"x86_64": 252, "aarch64": 31}.get(os.uname().machine)
+        return None if number is None else ctypes.CDLL(None, use_errno=True).syscall(number, 1, 0)
+    except (OSError, AttributeError):
+        return None
+
+
 class Executor:
-    def __init__(self, in_fd: int, out_fd: int, scratch: str, kill_scope: str) -> None:
+    def __init__(self, in_fd: int, out_fd: int, scratch: str, kill_scope: str, memory_mb: int = 512) -> None:
         self.in_fd, self.out_fd = in_fd, out_fd
-        self.scratch, self.kill_scope = scratch, kill_scope
+        self.scratch, self.kill_scope, self.memory_mb = scratch, kill_scope, memory_mb
         self.child_pid: int | None = None
         self.child_sock: socket.socket | None = None
+        self.output_fd: int | None = None
         self.child_reader = FrameReader()
         self.job_count = 0
         self.baseline = self._fingerprint()
+        self.baseline_ipc = set(self._ipc_objects())  # not empty only where the IPC namespace is shared
 
     # -- state checks ---------------------------------------------------------------
     def _fingerprint(self) -> dict:
+        """Everything of the executor's own state that a candidate of the same user can
+        change and the next job's candidate would inherit."""
         import resource
 
-        limits = {}
-        for name in ("RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_STACK"):
-            limits[name] = resource.getrlimit(getattr(resource, name))
-        return {"limits": limits, "priority": os.getpriority(os.PRIO_PROCESS, 0), "cwd": os.getcwd()}
+        limits = {name: resource.getrlimit(getattr(resource, name)) for name in dir(resource)
+                  if name.startswith("RLIMIT_")}
+        return {
+            "limits": limits,
+            "priority": os.getpriority(os.PRIO_PROCESS, 0),
+            "scheduler": os.sched_getscheduler(0),
+            "sched_priority": os.sched_getparam(0).sched_priority,
+            "affinity": sorted(os.sched_getaffinity(0)),
+            "io_priority": _io_priority(),
+            "cwd": os.getcwd(),
+        }
+
+    @staticmethod
+    def _ipc_objects() -> list[str]:
+        """SysV shared memory, queues and semaphores, and POSIX queues of this IPC namespace."""
+        found = []
+        for kind in ("shm", "msg", "sem"):
+            try:
+                with open(f"/proc/sysvipc/{kind}", "rb") as handle:
+                    found += [f"{kind} {line.split()[1].decode()}" for line in handle.read().splitlines()[1:]
+                              if line.strip()]
+            except (OSError, IndexError):
+                pass
+        try:
+            found += [f"mqueue {name}" for name in os.listdir("/dev/mqueue")]
+        except OSError:
+            pass
+        return found
 
     def _other_processes(self) -> list[int]:
         me, found = os.getpid(), []
@@ -408,8 +497,10 @@ class Executor:
         """Removes everything under the scratch folder; False when something stays."""
         for root, dirs, files in os.walk(self.scratch, topdown=True):
             for name in dirs:
+                path = os.path.join(root, name)
                 try:
-                    os.chmod(os.path.join(root, name), 0o700)
+                    if not os.path.islink(path):
+                        os.chmod(path, 0o700)
                 except OSError:
                     pass
         for root, dirs, files in os.walk(self.scratch, topdown=False):
@@ -432,7 +523,11 @@ class Executor:
         self.job_count += 1
         job_dir = os.path.join(self.scratch, "job")
         os.mkdir(job_dir, 0o700)
-        output_path = os.path.join(self.scratch, "output")
+        # The executor keeps its own descriptor of the output: the candidate may replace the
+        # file's name (by a FIFO, say), never what the executor reads back.
+        self._close_output()
+        self.output_fd = os.open(os.path.join(self.scratch, "output"),
+                                 os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         parent_sock, child_sock = socket.socketpair()
         pid = os.fork()
         if pid == 0:
@@ -440,23 +535,28 @@ class Executor:
                 parent_sock.close()
                 os.close(self.in_fd)
                 os.close(self.out_fd)
-                _child_main(child_sock, job, job_dir, output_path)
+                _child_main(child_sock, job, job_dir, self.output_fd, self.memory_mb)
             finally:
                 os._exit(0)
         child_sock.close()
         self.child_pid, self.child_sock = pid, parent_sock
         self.child_reader = FrameReader()
 
+    def _close_output(self) -> None:
+        if self.output_fd is not None:
+            os.close(self.output_fd)
+            self.output_fd = None
+
     def finish(self) -> None:
         self.kill_candidates()
         output, size = "", 0
-        path = os.path.join(self.scratch, "output")
-        try:
-            size = os.path.getsize(path)
-            with open(path, "rb") as handle:
-                output = handle.read(OUTPUT_CAP).decode("utf-8", "replace")
-        except OSError:
-            pass
+        if self.output_fd is not None:
+            try:
+                size = os.fstat(self.output_fd).st_size
+                output = os.pread(self.output_fd, OUTPUT_CAP, 0).decode("utf-8", "replace")
+            except OSError:
+                pass
+            self._close_output()
         tainted = []
         deadline = time.monotonic() + 1.0
         while self.kill_scope == "all" and self._other_processes():
@@ -473,6 +573,8 @@ class Executor:
             tainted.append("the scratch space could not be wiped")
         if self._fingerprint() != self.baseline:
             tainted.append("the executor's limits or state were changed")
+        if set(self._ipc_objects()) - self.baseline_ipc:
+            tainted.append("IPC objects were left behind")
         self.send({"op": "finished", "output": output, "output_bytes": size, "tainted": tainted})
 
     # -- the loop -------------------------------------------------------------------
@@ -559,12 +661,21 @@ def _make_undumpable() -> None:
 
 
 def main(argv: list[str]) -> None:
-    scratch, kill_scope = "/tmp", "all"
+    import resource
+
+    scratch, kill_scope, memory_mb, nproc = "/tmp", "all", 512, None
     for arg in argv:
-        if arg.startswith("--scratch="):
-            scratch = arg.split("=", 1)[1]
-        elif arg.startswith("--kill-scope="):
-            kill_scope = arg.split("=", 1)[1]
+        name, _, value = arg.partition("=")
+        if name == "--scratch":
+            scratch = value
+        elif name == "--kill-scope":
+            kill_scope = value
+        elif name == "--memory-mb":
+            memory_mb = int(value)
+        elif name == "--nproc":  # counted per user namespace: this sandbox's processes alone
+            nproc = int(value)
+    if nproc is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     out_fd = os.dup(1)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
@@ -578,7 +689,7 @@ def main(argv: list[str]) -> None:
         except ImportError:
             pass
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    Executor(0, out_fd, scratch, kill_scope).serve()
+    Executor(0, out_fd, scratch, kill_scope, memory_mb).serve()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Builds the sandbox image offline: no container registry is needed.
 
-A Debian root with Python is made with debootstrap from the machine's own Debian
-mirror and imported as the base image; the executor is added on top in a
-registry-free `docker build`. Where a registry is reachable and debootstrap is not,
+The sandbox's root file system (`sandbox/rootfs.py`: a minimal Debian with Python,
+made with debootstrap) is imported as the base image; the executor is added on top in
+a registry-free `docker build`. Where a registry is reachable and debootstrap is not,
 a slim Python image is pulled as the base instead.
 """
 
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import re
-import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -23,12 +20,12 @@ import docker
 import docker.errors
 
 from sandbox.config import IMAGE_REPOSITORY, LABEL
+from sandbox.rootfs import RootfsError, build_rootfs
 
 EXECUTOR_PATH = Path(__file__).with_name("executor.py")
 EXECUTOR_IN_IMAGE = "/opt/repair-agent/executor.py"
 BASE_IMAGE = "repair-agent-base:bookworm-python3.11"
 RECIPE_VERSION = "1"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
 class ImageBuildError(RuntimeError):
@@ -48,40 +45,12 @@ def image_exists(client: docker.DockerClient, tag: str) -> bool:
         return False
 
 
-def debian_mirror() -> str:
-    """The Debian mirror this machine's apt already uses (reachable here), or the default."""
-    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
-        try:
-            text = path.read_text()
-        except OSError:
-            continue
-        match = re.search(r"^URIs:\s*(\S+/debian)/?\s*$", text, re.M) or re.search(
-            r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+/debian)/?\s+\S+", text, re.M
-        )
-        if match:
-            return match.group(1)
-    return DEFAULT_MIRROR
-
-
-def _build_base_debootstrap(client: docker.DockerClient, say: Callable[[str], None]) -> None:
-    if shutil.which("debootstrap") is None:
-        raise ImageBuildError("debootstrap is not installed (apt-get install -y debootstrap)")
-    if os.geteuid() != 0:
-        raise ImageBuildError("building the base image with debootstrap needs root (run `sudo agent sandbox build`)")
-    mirror = debian_mirror()
+def _build_base_debootstrap(client: docker.DockerClient, say: Callable[[str], None], force: bool) -> None:
+    try:
+        root = build_rootfs(say, force=force)
+    except RootfsError as exc:
+        raise ImageBuildError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="repair-agent-rootfs-") as work:
-        root = Path(work) / "root"
-        say(f"debootstrap: a minimal Debian bookworm with Python 3.11 from {mirror} (about a minute)")
-        command = [
-            "debootstrap", "--variant=minbase", "--include=python3-minimal,libpython3.11-stdlib",
-            "bookworm", str(root), mirror,
-        ]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-            raise ImageBuildError(f"debootstrap failed: {' / '.join(tail)}")
-        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            shutil.rmtree(root / cache, ignore_errors=True)
         archive = Path(work) / "root.tar"
         say("docker import of the root file system")
         subprocess.run(["tar", "-C", str(root), "-cf", str(archive), "."], check=True)
@@ -103,7 +72,7 @@ def build_image(client: docker.DockerClient, say: Callable[[str], None] = print,
         return tag
     if force or not image_exists(client, BASE_IMAGE):
         try:
-            _build_base_debootstrap(client, say)
+            _build_base_debootstrap(client, say, force)
         except ImageBuildError as first:
             try:
                 _build_base_pull(client, say)

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 from sandbox.channel import Channel, ChannelClosed, ChannelTimeout
-from sandbox.executor import CodecError, decode, encode
+from sandbox.executor import CodecError, DecodeTimeout, decode, encode
+from sandbox.offload import Decoded, decode_large_reply
 from sandbox.pycompile import compile_code, compile_node, parse
 from sandbox.verdict import ErrorKind, Job, TestResult, Verdict
 
@@ -54,11 +55,68 @@ def _short(text: str, limit: int = REPR_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 15] + f"... [{len(text) - limit + 15} more]"
 
 
-def _safe_repr(value) -> str:
+def _safe_repr(value, limit: int = REPR_LIMIT) -> str:
+    """repr() cut to `limit` characters, built without materialising more: a value the
+    candidate returned may be megabytes, and a huge int's decimal form costs quadratic time."""
+    parts: list[str] = []
     try:
-        return _short(repr(value))
+        _bounded_repr(value, parts, [limit + 1])
+    except _Enough:
+        pass
     except Exception:  # noqa: BLE001 - a pathological but trusted value
         return "<unrepresentable>"
+    return _short("".join(parts), limit)
+
+
+class _Enough(Exception):
+    """The repr being built has reached its limit."""
+
+
+_BIG_INT_BITS = 4096  # about 1,233 decimal digits: shown by size, not digit by digit
+_OPEN = {list: ("[", "]"), tuple: ("(", ")"), set: ("{", "}"), frozenset: ("frozenset({", "})"), dict: ("{", "}")}
+
+
+def _bounded_repr(value, parts: list[str], left: list[int]) -> None:
+    def put(text: str) -> None:
+        parts.append(text[: left[0]])
+        left[0] -= len(text)
+        if left[0] <= 0:
+            raise _Enough
+
+    kind = type(value)
+    if kind is int and value.bit_length() > _BIG_INT_BITS:
+        put(f"<int of {value.bit_length()} bits>")
+    elif kind in (str, bytes):
+        text = repr(value[: left[0]])
+        put(text if len(value) <= left[0] else text + "...")
+    elif kind in _OPEN and (kind is not set or value) and (kind is not frozenset or value):
+        opening, closing = _OPEN[kind]
+        put(opening)
+        items = value.items() if kind is dict else value
+        for index, item in enumerate(items):
+            if index:
+                put(", ")
+            if kind is dict:
+                _bounded_repr(item[0], parts, left)
+                put(": ")
+                _bounded_repr(item[1], parts, left)
+            else:
+                _bounded_repr(item, parts, left)
+        put("," + closing if kind is tuple and len(value) == 1 else closing)
+    elif kind in (int, float, complex, bool, type(None), set, frozenset):
+        put(repr(value))
+    else:  # a trusted object of another type (the test's own)
+        put(repr(value)[: left[0]])
+
+
+def _exception_text(exc: BaseException) -> str:
+    """str(exc), bounded: its arguments may hold values the candidate returned."""
+    args = exc.args
+    if not args:
+        return ""
+    if len(args) == 1 and type(args[0]) is str and not isinstance(exc, KeyError):
+        return _short(args[0])
+    return _safe_repr(args[0] if len(args) == 1 else args)
 
 
 def _text(value, limit: int) -> str:
@@ -104,7 +162,14 @@ class _Session:
             except ChannelClosed as exc:
                 raise self.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
             if who == "candidate":
-                return message
+                if message.get("op") != "large":
+                    return message
+                try:
+                    return decode_large_reply(message["payload"], self.deadline)
+                except DecodeTimeout:
+                    raise self.abort(CandidateTimeout("timed out")) from None
+                except CodecError as exc:
+                    raise self.abort(InvalidValue(f"the candidate returned an invalid value: {exc}")) from None
             if message.get("op") == "exited":
                 status = message.get("status")
                 detail = f" (status {status})" if type(status) is int else ""
@@ -128,8 +193,13 @@ class _Session:
         op = reply.get("op")
         if op == "return":
             try:
-                value = decode(reply.get("value"))
-                mutated = {int(i): decode(v) for i, v in dict(reply.get("mutated") or {}).items()}
+                if isinstance(reply.get("value"), Decoded):  # a large reply, decoded in a worker process
+                    value, mutated = reply["value"].value, reply["value"].mutated
+                else:
+                    value = decode(reply.get("value"), self.deadline)
+                    mutated = {int(i): decode(v, self.deadline) for i, v in dict(reply.get("mutated") or {}).items()}
+            except DecodeTimeout:
+                raise self.abort(CandidateTimeout("timed out")) from None
             except (CodecError, TypeError, ValueError) as exc:
                 raise self.abort(InvalidValue(f"the candidate returned an invalid value: {exc}")) from None
             _mirror_mutations(args, mutated)
@@ -220,7 +290,11 @@ def _explain_assertion(exc: AssertionError, source: str, filename: str, names: s
 
 def _start(session: _Session, job: Job) -> dict | None:
     """Starts a fresh candidate process; returns its load error, if any."""
-    session.channel.send({"op": "start", "program": job.program, "entry_point": job.entry_point, "setup": job.setup})
+    try:
+        session.channel.send({"op": "start", "program": job.program, "entry_point": job.entry_point,
+                              "setup": job.setup})
+    except ChannelClosed as exc:
+        raise session.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
     reply = session.receive_candidate()
     if reply.get("op") != "ready":
         raise session.abort(InvalidValue(f"the candidate sent an unexpected {reply.get('op')!r} frame"))
@@ -278,12 +352,12 @@ def _run_test(session: _Session, job: Job, index: int) -> TestResult:
             result.exception = f"{_text(error.get('type'), 100)}: {message}"
             result.traceback = _text(error.get("traceback"), TRACEBACK_LIMIT) or None
         elif isinstance(exc, AssertionError):
-            result.kind, result.message = "assertion", f"failed: {exc}"
+            result.kind, result.message = "assertion", f"failed: {_exception_text(exc)}"
             info = _explain_assertion(exc, test.source, filename, names)
             result.statement, result.expected = info.get("statement"), info.get("expected")
         else:
-            result.kind, result.message = "exception", f"failed: {exc}"
-            result.exception = f"{type(exc).__name__}: {_short(str(exc))}"
+            result.kind, result.message = "exception", f"failed: {_exception_text(exc)}"
+            result.exception = f"{type(exc).__name__}: {_exception_text(exc)}"
     else:
         if session.aborted is not None:  # the test swallowed an abort with a bare except
             result.kind, result.message = session.aborted.kind, _abort_message(session.aborted)

@@ -11,7 +11,7 @@ from sandbox.docker_backend import DockerBackend, SandboxUnavailable, docker_cli
 from sandbox.image import ImageBuildError, build_image, image_exists, image_tag
 from sandbox.judge import judge
 from sandbox.pool import Backend, Pool
-from sandbox.process_backend import ProcessBackend
+from sandbox.process_backend import BubblewrapBackend, UnsharedProcessBackend
 from sandbox.verdict import Job, Verdict
 
 
@@ -40,15 +40,15 @@ class PooledSandbox:
 
     ACQUIRE_TIMEOUT = 120.0
 
-    def __init__(self, backend: Backend, workers: int) -> None:
+    def __init__(self, backend: Backend, size: int, max_jobs: int = 256) -> None:
         self.backend = backend
         self.backend_name = backend.name
-        self.pool = Pool(backend, workers)
+        self.pool = Pool(backend, size, max_jobs)
         with _OPEN_LOCK:
             _OPEN.add(self)
 
     def run(self, job: Job) -> Verdict:
-        executor = self.pool.acquire(self.ACQUIRE_TIMEOUT)
+        executor = self.pool.acquire(self.ACQUIRE_TIMEOUT, key=job.secret_key())
         try:
             verdict, healthy = judge(job, executor.channel)
         except BaseException:
@@ -75,8 +75,10 @@ class PooledSandbox:
 
 
 def make_backend(config: SandboxConfig, say: Callable[[str], None] = print) -> Backend:
-    """Docker where an engine answers (building the image once if needed), else the
-    process backend with a loud warning; `backend="docker"` never falls back."""
+    """Docker where an engine answers (building the image once if needed), else bubblewrap;
+    where neither works, the unshared process backend only if weaker isolation was accepted.
+    `backend="docker"` never falls back; `backend="process"` never uses Docker."""
+    reasons = []
     if config.backend in ("auto", "docker"):
         try:
             client = docker_client()
@@ -90,12 +92,23 @@ def make_backend(config: SandboxConfig, say: Callable[[str], None] = print) -> B
         except SandboxUnavailable as exc:
             if config.backend == "docker":
                 raise
-            say(f"{exc}; falling back to the process sandbox")
-    backend = ProcessBackend(config)
-    say(backend.warning())
-    return backend
+            reasons.append(str(exc))
+    try:
+        backend = BubblewrapBackend(config)
+        if config.backend == "auto":
+            say(f"{reasons[0]}; using the bubblewrap process sandbox")
+        return backend
+    except SandboxUnavailable as exc:
+        reasons.append(str(exc))
+    if not config.allow_weak_isolation:
+        raise SandboxUnavailable(
+            f"no sandbox can run here ({'; '.join(reasons)}); fix one of these, or pass --allow-weak-sandbox "
+            "to accept a plain unshared process with weaker isolation")
+    weak = UnsharedProcessBackend(config)
+    say(weak.warning())
+    return weak
 
 
 def open_sandbox(config: SandboxConfig | None = None, say: Callable[[str], None] = print) -> PooledSandbox:
     config = config or SandboxConfig()
-    return PooledSandbox(make_backend(config, say), config.workers)
+    return PooledSandbox(make_backend(config, say), config.pool_size, config.max_jobs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -35,6 +36,14 @@ class Job(BaseModel):
     setup: str = Field("", description="import lines the reference harness would have put in the candidate's namespace")
     tests: list[TestCase]
     timeout: float = Field(3.0, gt=0, description="seconds per test, the program's own start-up included")
+
+    def secret_key(self) -> str:
+        """Names what a candidate could try to learn from its verdicts: the tests and their
+        helpers. Two jobs with the same key never run in the same executor."""
+        digest = hashlib.sha256()
+        for part in (self.entry_point, self.trusted_prelude, *(t.source for t in self.tests)):
+            digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+        return digest.hexdigest()
 
 
 class TestResult(BaseModel):

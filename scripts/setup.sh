@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up repair-agent on a fresh Debian/Ubuntu machine: a Docker engine (installed and
-# started when none answers), the project in .venv/, and the sandbox image (built offline).
+# started when none answers), bubblewrap, the project in .venv/, the sandbox's root file
+# system and image (built offline), the model server's environment and the bundled model.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,8 @@ if ! docker info >/dev/null 2>&1; then
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
     docker info >/dev/null 2>&1 || { log "dockerd did not come up; see /var/log/repair-agent-dockerd.log"; exit 2; }
 fi
-command -v debootstrap >/dev/null 2>&1 || { log "installing debootstrap (builds the sandbox image offline)"; apt_install debootstrap; }
+command -v debootstrap >/dev/null 2>&1 || { log "installing debootstrap (builds the sandbox's root file system offline)"; apt_install debootstrap; }
+command -v bwrap >/dev/null 2>&1 || { log "installing bubblewrap (the sandbox where no Docker engine runs)"; apt_install bubblewrap; }
 
 # 2. The project in .venv/.
 if [ ! -x .venv/bin/python ]; then
@@ -39,7 +41,7 @@ if ! .venv/bin/python -c "import agent, sandbox, eval, pytest" >/dev/null 2>&1 |
     touch .venv/.installed
 fi
 
-# 3. The sandbox image (once; reused afterwards).
+# 3. The sandbox's root file system and image (once; reused afterwards).
 .venv/bin/agent sandbox build
 
 # 4. The model server's environment and the bundled model (once; cached in ~/.cache/repair-agent).

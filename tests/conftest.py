@@ -32,4 +32,4 @@ def docker_image() -> str:
 
 def make_docker_sandbox(image: str, workers: int) -> PooledSandbox:
     config = SandboxConfig(backend="docker", workers=workers, image=image)
-    return PooledSandbox(DockerBackend(config), workers)
+    return PooledSandbox(DockerBackend(config), config.pool_size)

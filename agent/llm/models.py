@@ -17,7 +17,7 @@ from typing import Callable
 
 from pydantic import BaseModel
 
-from agent.llm.paths import cache_dir
+from sandbox.cache import cache_dir
 from agent.llm.server_env import Device, ensure_server_env
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-0.5B-Instruct"

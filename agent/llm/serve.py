@@ -17,7 +17,7 @@ from typing import Callable, Literal
 from pydantic import BaseModel, Field
 
 from agent.llm.models import DEFAULT_MODEL, ModelPullError, pull, ready_path
-from agent.llm.paths import cache_dir
+from sandbox.cache import cache_dir
 from agent.llm.server_env import Device, ensure_server_env
 
 DEFAULT_PORT = 8000

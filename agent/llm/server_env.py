@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Literal
 
-from agent.llm.paths import cache_dir
+from sandbox.cache import cache_dir
 
 Device = Literal["cpu", "gpu"]
 PACKAGES: dict[str, list[str]] = {

@@ -16,7 +16,7 @@ import signal, sys, time
 from agent.cli import _terminate
 from sandbox import SandboxConfig, open_sandbox
 signal.signal(signal.SIGTERM, _terminate)
-with open_sandbox(SandboxConfig(backend="docker", workers=2), say=lambda m: None) as box:
+with open_sandbox(SandboxConfig(backend="docker", workers=2, spares=0), say=lambda m: None) as box:
     box.pool.release(box.pool.acquire(60), True)
     print(box.backend.session, flush=True)
     time.sleep(600)

@@ -62,3 +62,11 @@ def test_pass_at_k_matches_the_estimator():
     outcomes = [("a", True), ("a", False), ("b", False), ("b", False)]
     assert pass_at_k(outcomes) == {"pass@1": 0.25}
     assert pass_at_k(outcomes, ks=(1, 2)) == {"pass@1": 0.25, "pass@2": 0.5}
+
+
+def test_samples_are_judged_one_task_at_a_time_in_turn():
+    from eval.check import interleaved
+
+    samples = [{"task_id": t} for t in ["a", "a", "a", "b", "c", "c"]]
+    assert interleaved(samples) == [0, 3, 4, 1, 5, 2]
+    assert sorted(interleaved(samples)) == list(range(6))

@@ -4,7 +4,7 @@ from enum import IntEnum
 
 import pytest
 
-from sandbox.executor import MAX_DEPTH, CodecError, decode, encode
+from sandbox.executor import MAX_DEPTH, MAX_INT_HEX_DIGITS, CodecError, DecodeTimeout, decode, encode
 
 
 @pytest.mark.parametrize("value", [
@@ -76,3 +76,41 @@ def test_decoder_is_strict(node):
 def test_huge_ints_cross_beyond_the_decimal_digit_limit():
     value = 7 ** 20000
     assert decode(encode(value)) == value
+
+
+P = 2**61 - 1  # ints k * P + 1 share one hash
+
+
+def test_hash_flooding_is_refused_in_linear_time():
+    import time
+
+    colliding = [["I", hex(k * P + 1)] for k in range(40000)]
+    for node in (["s", colliding], ["F", colliding], ["d", [[key, 0] for key in colliding]]):
+        started = time.perf_counter()
+        with pytest.raises(CodecError, match="share one hash"):
+            decode(node)
+        assert time.perf_counter() - started < 1.0
+
+
+def test_a_few_colliding_elements_still_cross():
+    value = {k * P + 1 for k in range(8)}
+    assert decode(encode(value)) == value
+
+
+def test_large_honest_sets_cross():
+    value = set(range(100_000))
+    assert decode(encode(value)) == value
+
+
+def test_decoding_is_bounded_in_size():
+    with pytest.raises(CodecError, match="more than 10 parts"):
+        decode(encode(list(range(20))), max_nodes=10)
+    with pytest.raises(CodecError, match="hex digits"):
+        decode(["I", "f" * (MAX_INT_HEX_DIGITS + 1)])
+
+
+def test_decoding_stops_at_the_deadline():
+    import time
+
+    with pytest.raises(DecodeTimeout):
+        decode(encode(list(range(100_000))), deadline=time.monotonic() - 1)

@@ -18,7 +18,7 @@ def channel(tmp_path):
         [sys.executable, "-I", str(EXECUTOR_PATH), f"--scratch={tmp_path}", "--kill-scope=group"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={}, start_new_session=True, bufsize=0,
     )
-    chan = Channel(PipeTransport(process.stdin.fileno(), process.stdout.fileno()))
+    chan = Channel(PipeTransport(process.stdin, process.stdout))
     who, hello = chan.receive(time.monotonic() + 30)
     assert (who, hello["op"]) == ("executor", "hello")
     yield chan
@@ -95,3 +95,27 @@ def test_judge_mirrors_in_place_mutation(channel):
     job = Job(program="def f(xs):\n    xs.append(1)\n", entry_point="f",
               tests=[TestCase(name="t", source="a = []\nf(a)\nassert a == [1]")])
     assert judge(job, channel)[0].passed
+
+
+def test_large_replies_are_decoded_out_of_process(channel):
+    """A reply over the channel's inline limit takes the worker path and compares the same."""
+    job = Job(program="def f(n):\n    return [{'k': i} for i in range(n)]\n", entry_point="f",
+              tests=[TestCase(name="t", source="assert f(50000) == [{'k': i} for i in range(50000)]"),
+                     TestCase(name="u", source="assert f(50000) == []")])
+    verdict, healthy = judge(job, channel)
+    assert healthy and verdict.tests[0].passed and not verdict.tests[1].passed
+    assert verdict.tests[1].got.startswith("[{'k': 0}, {'k': 1}") and len(verdict.tests[1].got) <= 400
+
+
+def test_hash_colliding_replies_fail_the_sample_quickly(channel):
+    program = ("def f():\n    import json, os, socket, struct\n"
+               "    value = ['s', [['I', hex(k * (2**61 - 1) + 1)] for k in range(40000)]]\n"
+               "    data = json.dumps({'op': 'return', 'value': value, 'mutated': {}}).encode()\n"
+               "    for fd in range(3, 20):\n"
+               "        try:\n            s = socket.socket(fileno=os.dup(fd))\n        except OSError:\n            continue\n"
+               "        if s.family == socket.AF_UNIX:\n            s.sendall(struct.pack('>I', len(data)) + data)\n"
+               "        s.close()\n    os._exit(0)\n")
+    job = Job(program=program, entry_point="f", tests=[TestCase(name="t", source="assert f() == set()")])
+    verdict, _ = judge(job, channel)
+    assert verdict.tests[0].kind == "invalid_value" and "share one hash" in verdict.tests[0].message
+    assert verdict.duration < 2

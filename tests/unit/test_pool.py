@@ -83,3 +83,45 @@ def test_a_dead_engine_is_one_clear_error():
     pool = Pool(FakeBackend(fail=True), 1)
     with pytest.raises(SandboxUnavailable, match="engine is down"):
         pool.acquire(5)
+
+
+def test_a_key_never_meets_the_same_executor_twice():
+    backend = FakeBackend()
+    pool = Pool(backend, 1)
+    first = pool.acquire(5, key="task-a")
+    pool.release(first, True)
+    other = pool.acquire(5, key="task-b")  # another task may follow on the same executor
+    assert other is first
+    pool.release(other, True)
+    again = pool.acquire(5, key="task-a")
+    assert again is not first and first.destroyed.wait(5)
+    assert pool.retired_for_isolation == 1
+
+
+def test_an_idle_executor_that_has_not_seen_the_key_is_preferred():
+    backend = FakeBackend()
+    pool = Pool(backend, 2)
+    a = pool.acquire(5, key="k")
+    b = pool.acquire(5, key="j")
+    pool.release(a, True)
+    pool.release(b, True)
+    assert pool.acquire(5, key="k") is b and pool.retired_for_isolation == 0
+
+
+def test_executors_are_replaced_after_their_job_quota():
+    backend = FakeBackend()
+    pool = Pool(backend, 1, max_jobs=2)
+    first = pool.acquire(5)
+    pool.release(first, True)
+    assert pool.acquire(5) is first
+    pool.release(first, True)
+    assert pool.acquire(5) is not first and first.destroyed.wait(5)
+
+
+def test_a_crashing_spawn_is_a_clear_error_not_a_dead_thread():
+    class Broken(FakeBackend):
+        def spawn(self):
+            raise OSError(9, "Bad file descriptor")
+
+    with pytest.raises(SandboxUnavailable, match="Bad file descriptor"):
+        Pool(Broken(), 1).acquire(5)

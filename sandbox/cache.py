@@ -1,4 +1,5 @@
-"""Where repair-agent keeps what it downloads and builds: one user cache folder."""
+"""Where repair-agent keeps what it downloads and builds: one user cache folder (the model,
+the model server's environment, the sandbox's root file system)."""
 
 from __future__ import annotations
 
