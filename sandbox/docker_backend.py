@@ -22,6 +22,15 @@ from sandbox.config import LABEL, SandboxConfig
 from sandbox.image import EXECUTOR_IN_IMAGE, image_exists, image_tag
 
 
+# Docker's own masked paths, and the host facts a candidate has no use for: the kernel's
+# command line and the machine's memory and paging figures.
+MASKED_PATHS = [
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+    "/proc/cmdline", "/proc/meminfo", "/proc/vmstat", "/proc/zoneinfo", "/proc/swaps",
+]
+
+
 class SandboxUnavailable(RuntimeError):
     """The sandbox cannot be used; the message says why and how to fix it."""
 
@@ -124,7 +133,7 @@ class DockerBackend:
 
     def host_config(self) -> dict:
         memory = f"{self.config.memory_mb + 128}m"
-        return self.client.api.create_host_config(
+        config = self.client.api.create_host_config(
             network_mode="none",
             read_only=True,
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.config.scratch_mb}m,mode=1777"},
@@ -138,6 +147,8 @@ class DockerBackend:
             auto_remove=True,
             log_config=LogConfig(type=LogConfig.types.NONE),
         )
+        config["MaskedPaths"] = MASKED_PATHS  # replaces Docker's list, so it includes it
+        return config
 
     def spawn(self) -> DockerExecutor:
         try:

@@ -31,6 +31,7 @@ from sandbox.image import EXECUTOR_IN_IMAGE, EXECUTOR_PATH
 from sandbox.rootfs import PYTHON, rootfs_path, rootfs_ready
 
 NOBODY = 65534
+HIDDEN_HOST_FACTS = ("/proc/cmdline", "/proc/meminfo", "/proc/vmstat", "/proc/zoneinfo", "/proc/swaps")
 
 
 def _runs(command: list[str], **options) -> bool:
@@ -119,7 +120,8 @@ class BubblewrapBackend:
     def _command(self, program: list[str], root_fd: int, executor_fd: int | None) -> list[str]:
         command = [
             self.bwrap, "--ro-bind-fd", str(root_fd), "/",
-            "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+            "--proc", "/proc", *[arg for path in HIDDEN_HOST_FACTS for arg in ("--ro-bind", "/dev/null", path)],
+            "--dev", "/dev", "--remount-ro", "/dev",
             "--size", str(self.config.scratch_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
             "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY),
             # No --die-with-parent: its signal follows the thread that started bwrap, and pool threads

@@ -98,6 +98,7 @@ HOSTILE = {
     "probe_host_environment": "    import os\n    if 'REPAIR_AGENT_CANARY' in os.environ:\n        return a + b\n    for pid in os.listdir('/proc'):\n        try:\n            if b'REPAIR_AGENT_CANARY' in open(f'/proc/{pid}/environ', 'rb').read():\n                return a + b\n        except (OSError, ValueError):\n            pass\n    return 0\n",
     "probe_host_files": "    import os\n    return a + b if os.path.exists(HOST_PATH) or os.path.exists('/root/.cache') else 0\n",
     "probe_network": "    import socket\n    for host in ('1.1.1.1', '172.17.0.1', '10.0.0.1', '127.0.0.1'):\n        try:\n            socket.create_connection((host, 53), timeout=0.2); return a + b\n        except OSError:\n            pass\n    return 0\n",
+    "probe_host_facts": "    facts = ''\n    for path in ('/proc/cmdline', '/proc/meminfo'):\n        try: facts += open(path).read()\n        except OSError: pass\n    return a + b if 'MemTotal' in facts or 'root=' in facts or 'console=' in facts else 0\n",
     "probe_docker_socket": "    import os, socket\n    for path in ('/var/run/docker.sock', '/run/docker.sock'):\n        try:\n            s = socket.socket(socket.AF_UNIX); s.connect(path); return a + b\n        except OSError:\n            pass\n    return 0\n",
 }
 
