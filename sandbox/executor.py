@@ -138,9 +138,10 @@ def encode(value, depth: int = 0):
     raise CodecError(f"a value of type {kind.__name__!r} cannot cross the sandbox boundary")
 
 
-def _items(node, arity: int = 2) -> list:
-    if len(node) != arity or type(node[1]) is not list:
+def _items(node, budget: "_Budget") -> list:
+    if len(node) != 2 or type(node[1]) is not list:
         raise CodecError("malformed container")
+    budget.spend(len(node[1]) + 1)
     return node[1]
 
 
@@ -154,20 +155,20 @@ def _hex_float(text) -> float:
 
 
 class _Budget:
-    """What one decode may still spend: nodes, and time until the deadline."""
+    """What one decode may still spend: parts, and time until the deadline."""
 
-    __slots__ = ("limit", "nodes", "deadline", "until_clock")
+    __slots__ = ("limit", "nodes", "deadline", "next_clock")
 
     def __init__(self, nodes: int, deadline: float | None) -> None:
-        self.limit, self.nodes, self.deadline, self.until_clock = nodes, nodes, deadline, _CLOCK_EVERY
+        self.limit, self.nodes, self.deadline = nodes, nodes, deadline
+        self.next_clock = nodes - _CLOCK_EVERY
 
-    def spend(self) -> None:
-        self.nodes -= 1
+    def spend(self, count: int) -> None:
+        self.nodes -= count
         if self.nodes < 0:
             raise CodecError(f"value has more than {self.limit} parts")
-        self.until_clock -= 1
-        if self.until_clock == 0:
-            self.until_clock = _CLOCK_EVERY
+        if self.nodes <= self.next_clock:
+            self.next_clock = self.nodes - _CLOCK_EVERY
             if self.deadline is not None and time.monotonic() > self.deadline:
                 raise DecodeTimeout("decoding the value ran past the deadline")
 
@@ -176,9 +177,11 @@ def _distinct_hashes(items) -> None:
     """Refuses elements whose hashes collide: a set or dict of them costs quadratic time."""
     if len(items) <= MAX_SAME_HASH:
         return
+    hashes = list(map(hash, items))
+    if len(set(hashes)) == len(hashes):  # the usual case; hash values are ints that never collide as keys
+        return
     counts: dict[int, int] = {}
-    for item in items:
-        digest = hash(item)
+    for digest in hashes:
         seen = counts.get(digest, 0) + 1
         if seen > MAX_SAME_HASH:
             raise CodecError(f"more than {MAX_SAME_HASH} elements share one hash")
@@ -190,13 +193,15 @@ def decode(node, deadline: float | None = None, max_nodes: int = MAX_NODES):
 
     The cost is linear in the frame's size and bounded: at most `max_nodes` parts,
     no hash flooding, and DecodeTimeout once `deadline` (time.monotonic) has passed."""
-    return _decode(node, 0, _Budget(max_nodes, deadline))
+    budget = _Budget(max_nodes, deadline)
+    budget.spend(1)
+    return _decode(node, 0, budget)
 
 
 def _decode(node, depth: int, budget: _Budget):
+    """Each container pays for its parts at once; scalars inside it cost nothing more."""
     if depth > MAX_DEPTH + 1:
         raise CodecError(f"value nested deeper than {MAX_DEPTH} levels")
-    budget.spend()
     kind = type(node)
     if node is None or kind is bool or kind is int or kind is str:
         return node
@@ -215,16 +220,16 @@ def _decode(node, depth: int, budget: _Budget):
         if tag == "b" and len(node) == 2 and type(node[1]) is str:
             return base64.b64decode(node[1], validate=True)
         if tag == "l":
-            return [_decode(item, inner, budget) for item in _items(node)]
+            return [_decode(item, inner, budget) for item in _items(node, budget)]
         if tag == "t":
-            return tuple(_decode(item, inner, budget) for item in _items(node))
+            return tuple(_decode(item, inner, budget) for item in _items(node, budget))
         if tag in ("s", "F"):
-            items = [_decode(item, inner, budget) for item in _items(node)]
+            items = [_decode(item, inner, budget) for item in _items(node, budget)]
             _distinct_hashes(items)
             return set(items) if tag == "s" else frozenset(items)
         if tag == "d":
             pairs = []
-            for pair in _items(node):
+            for pair in _items(node, budget):
                 if type(pair) is not list or len(pair) != 2:
                     raise CodecError("malformed dict entry")
                 pairs.append((_decode(pair[0], inner, budget), _decode(pair[1], inner, budget)))
