@@ -141,8 +141,9 @@ class Channel:
             if self.closed:
                 raise ChannelClosed("the executor channel is closed")
             remaining = max(0.0, deadline - time.monotonic())
-            # A last look with no wait once the deadline has passed: an answer that is already
-            # here arrived in time, however long this process was kept from reading it.
+            # Once the deadline has passed, one last look with no wait: an answer already waiting
+            # is taken, so a stall of this process (another sample's work) never becomes a timeout
+            # of this candidate's; at worst a late answer is accepted during such a stall.
             readable, _, _ = select.select([self.transport], [], [], remaining)
             if not readable:
                 if remaining == 0.0:
