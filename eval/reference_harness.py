@@ -7,6 +7,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+MARKER = "@@reference-reply@@"
+
 
 def main() -> None:
     sys.path.insert(0, "/reference")
@@ -22,7 +24,8 @@ def main() -> None:
         ]
         results = [f.result() for f in futures]
     elapsed = time.perf_counter() - started
-    sys.__stdout__.write(json.dumps({"seconds": elapsed, "results": [
+    # On a line of its own after a marker: samples may have written to this stdout too.
+    sys.__stdout__.write("\n" + MARKER + json.dumps({"seconds": elapsed, "results": [
         {"passed": r["passed"], "result": r["result"]} for r in results]}) + "\n")
 
 

