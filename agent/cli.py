@@ -37,6 +37,16 @@ def _say(message: str) -> None:
     err.print(message, highlight=False, soft_wrap=True)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _clamp_workers(workers: int, most: int = 64) -> int:
+    if workers > most:
+        _say(f"--workers {workers} is more than the sandbox runs at once; using {most}")
+    return min(workers, most)
+
+
 @app.command()
 def check(
     samples: Annotated[Path, typer.Argument(help="JSONL of {task_id, completion} samples")],
@@ -63,7 +73,7 @@ def check(
         _fail(str(exc))
     target = out_path or Path(str(samples) + "_results.jsonl")
     config = SandboxConfig(backend=sandbox, allow_weak_isolation=allow_weak_sandbox,
-                           **({"workers": min(workers, 64)} if workers else {}))
+                           **({"workers": _clamp_workers(workers)} if workers else {}))
     started = time.monotonic()
     try:
         with open_sandbox(config, say=_say) as box:
@@ -154,7 +164,7 @@ def sandbox_check(
 
 @app.command()
 def solve(
-    problem_path: Annotated[Path, typer.Argument(metavar="PROBLEM.json", help="the problem (DESIGN.md's contract)")],
+    problem_path: Annotated[Path, typer.Argument(metavar="PROBLEM.json", help="the problem (format: ARCHITECTURE.md)")],
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")] = None,
     model: Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")] = None,
     policy: Annotated[str, typer.Option(help="repair or react")] = "repair",
@@ -232,15 +242,22 @@ def solve(
     else:
         from rich.syntax import Syntax
 
+        from agent.extract import readable_program
+
         for r in result.round_verdicts:
             hidden = "" if r.hidden_passed is None else f"  hidden: {'pass' if r.hidden_passed else 'fail'}"
             out.print(f"round {r.round}  {r.action:<8} {r.feedback_passed}/{r.feedback_total} {feedback} tests  "
                       f"{r.error_kind}{hidden}", highlight=False)
-        out.print(Syntax(result.final_code, "python", line_numbers=False))
+        shown = readable_program(problem.prompt, result.final_completion, problem.entry_point)
+        if out.is_terminal:
+            out.print(Syntax(shown, "python", line_numbers=False))
+        else:
+            out.print(shown, markup=False, highlight=False)
         label = "oracle " if result.oracle else ""
         verdict = "SOLVED" if result.solved else "NOT SOLVED"
-        out.print(f"[bold]{verdict}[/] on the {result.judged_on} tests ({label}{feedback} feedback, {result.rounds} rounds, "
-                  f"{result.usage['completion_tokens']} tokens, {result.seconds:.1f} s; stop: {result.stop_reason})")
+        out.print(f"[bold]{verdict}[/] on the {result.judged_on} tests ({label}{feedback} feedback, "
+                  f"{_count(result.rounds, 'round')}, {_count(result.usage['completion_tokens'], 'token')}, "
+                  f"{result.seconds:.1f} s; stop: {result.stop_reason})")
         _say(f"result: {target / 'result.json'}  trace: {target / 'trace.jsonl'}")
     raise typer.Exit(0 if result.solved else 1)
 
@@ -333,7 +350,7 @@ def bench(
                 if resuming:
                     _say(f"resuming the run in {out_dir}")
                 with open_sandbox(SandboxConfig(backend=sandbox, allow_weak_isolation=allow_weak_sandbox,
-                                                **({"workers": min(workers, 64)} if workers else {})),
+                                                **({"workers": _clamp_workers(workers)} if workers else {})),
                                   say=_say) as box:
                     solver = Solver(llm, box, solver_config, client_config.model, run_name=out_dir.name)
                     return await Bench(config, problems, solver, box, run_dir, on_progress=show).run()

@@ -101,3 +101,23 @@ def normalized(completion: str) -> str:
                 and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
             node.body = body[1:] or [ast.Pass()]
     return ast.unparse(tree)
+
+
+def readable_program(prompt: str, completion: str, entry_point: str) -> str:
+    """`prompt + completion` as a person should read it: where the completion defines the
+    entry point again, the prompt's stub of it is left out (its imports and helpers stay),
+    so the signature and docstring appear once."""
+    program = prompt + completion
+    if re.search(rf"^(?:async\s+)?def\s+{re.escape(entry_point)}\s*\(", completion, re.M) is None:
+        return program
+    try:
+        tree = ast.parse(prompt)
+    except SyntaxError:
+        return program
+    lines = prompt.splitlines(keepends=True)
+    for node in reversed(tree.body):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            del lines[start : node.end_lineno]
+    kept = "".join(lines).rstrip()
+    return (kept + "\n\n\n" if kept else "") + completion.lstrip("\n")

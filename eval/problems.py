@@ -1,4 +1,4 @@
-"""Problems: the validated problem contract of DESIGN.md, HumanEval loading, and the
+"""Problems: the validated problem contract (ARCHITECTURE.md), HumanEval loading, and the
 sandbox jobs that judge a completion against a problem's hidden tests."""
 
 from __future__ import annotations

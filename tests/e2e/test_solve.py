@@ -31,6 +31,9 @@ def test_solve_humaneval_problems(tmp_path, base_url, example):
     assert code == (0 if result["solved"] else 1)
     assert result["judged_on"] == "hidden" and result["feedback"] == "visible" and not result["oracle"]
     assert result["round_verdicts"][0]["round"] == 0 and "round 0" in stdout
+    entry_point = json.loads((EXAMPLES / example).read_text())["entry_point"]
+    assert stdout.count(f"def {entry_point}(") == 1, stdout  # the final code once, not the stub and then the code
+    assert " 1 rounds" not in stdout and " 1 tokens" not in stdout
     llm = [e for e in trace if e["kind"] == "llm"]
     assert llm and all(e["messages"] and e["replies"] for e in llm)
     assert all({"time", "run", "task", "sample", "round", "node", "kind", "duration"} <= set(e) for e in trace)

@@ -70,3 +70,10 @@ def test_samples_are_judged_one_task_at_a_time_in_turn():
     samples = [{"task_id": t} for t in ["a", "a", "a", "b", "c", "c"]]
     assert interleaved(samples) == [0, 3, 4, 1, 5, 2]
     assert sorted(interleaved(samples)) == list(range(6))
+
+
+def test_worker_counts_are_clamped_with_a_message(capsys):
+    from agent.cli import _clamp_workers
+
+    assert _clamp_workers(100) == 64 and "using 64" in capsys.readouterr().err
+    assert _clamp_workers(3) == 3 and capsys.readouterr().err == ""

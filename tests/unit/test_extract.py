@@ -63,3 +63,14 @@ def test_normalized_ignores_comments_docstrings_and_layout():
     a = '\ndef f(x):\n    """doc"""\n    # comment\n    return x+1\n'
     b = "\ndef f(x):\n    return x + 1\n"
     assert normalized(a) == normalized(b) and normalized(a) != normalized("\ndef f(x):\n    return x + 2\n")
+
+
+def test_the_final_program_shows_the_function_once():
+    from agent.extract import readable_program
+
+    prompt = 'from typing import List\n\n\ndef helper(x):\n    return x\n\n\ndef f(xs: List[int]) -> int:\n    """Sum."""\n'
+    module = "from typing import List\n\ndef f(xs: List[int]) -> int:\n    return sum(xs)\n"
+    shown = readable_program(prompt, module, "f")
+    assert shown.count("def f(") == 1 and "def helper(x)" in shown and shown.endswith(module)
+    body = "    return sum(xs)\n"
+    assert readable_program(prompt, body, "f") == prompt + body
