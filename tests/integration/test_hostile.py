@@ -9,7 +9,6 @@ import ast
 import json
 import os
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 

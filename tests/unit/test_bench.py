@@ -268,3 +268,21 @@ def test_oracle_runs_are_labelled(tmp_path, sandbox):
     summary = json.loads((run_dir.path / "summary.json").read_text())
     assert summary["oracle"] is True and "oracle" in summary["feedback"]
     assert "[ORACLE]" in (run_dir.path / "report.md").read_text()
+
+
+def test_the_held_out_split_is_the_one_the_run_records(tmp_path, sandbox):
+    from eval.report import summarize_run
+
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver())
+    asyncio.run(run.run())
+    assert "held_out" not in summarize_run(run_dir.path)  # a dataset that declares no split reports none
+    run_dir.update_info(dev_split=["HumanEval/0", "HumanEval/1"])
+    summary = summarize_run(run_dir.path)
+    assert (summary["dev"]["problems"], summary["held_out"]["problems"]) == (2, 2)
+    assert summary["dev_split"] == "HumanEval/0, HumanEval/1"
+    info = run_dir.run_info()  # a run recorded before run.json named its split: the dataset's own
+    del info["dev_split"]
+    info["experiment"]["dataset"] = "humaneval"
+    (run_dir.path / "run.json").write_text(json.dumps(info))
+    summary = summarize_run(run_dir.path)
+    assert summary["dev_split"] == "HumanEval/0 to HumanEval/39" and summary["held_out"]["problems"] == 0
