@@ -232,13 +232,14 @@ class Controller:
             self.tracer.event("feedback", "no_progress", round_, 0.0, resample=not update.get("stop_reason"))
             return update
         update["resampled_without_progress"] = False
+        best = state.get("best") or chosen  # repair works on the candidate the agent keeps, not a worse newcomer
         if self.config.feedback == "none":
             text = prompts.render(self.family, "review")
         else:
             sources = None if self.config.feedback == "hidden" else self.feedback_tests
-            text = prompts.render(self.family, "repair", feedback=describe(chosen.verdict, sources),
+            text = prompts.render(self.family, "repair", feedback=describe(best.verdict, sources),
                                   oracle=self.config.feedback == "hidden")
-        shown = chosen.raw if chosen.raw.strip() else f"```python\n{self.problem.prompt}{chosen.completion}```"
+        shown = best.raw if best.raw.strip() else f"```python\n{self.problem.prompt}{best.completion}```"
         update["messages"] = [self.system(), self.task(), {"role": "assistant", "content": shown},
                               {"role": "user", "content": text}]
         self.tracer.event("feedback", "feedback", round_, 0.0, message=text)

@@ -204,3 +204,13 @@ def test_bench_rounds_report_the_best_so_far_when_a_repair_is_worse(sandbox):
     assert first.feedback_passed == 1 and first.feedback_total == 2 and not first.kept_previous
     assert second.kept_previous and second.completion == first.completion and second.feedback_passed == 1
     assert second.action == "repair" and second.completion_tokens == 10
+
+
+def test_repair_shows_the_best_so_far_never_a_worse_newcomer(sandbox):
+    """BAD passes one example; BAD_TOO, written in the repair round, passes none: the
+    next repair prompt still shows BAD and its failure, and BAD_TOO never reaches it."""
+    result, llm, _ = solve(sandbox, [[BAD], [BAD_TOO], [GOOD]], rounds=3)
+    assert result.solved and [r.feedback_passed for r in result.round_verdicts] == [1, 0, 2]  # each round's own
+    third = llm.requests[2]["messages"]
+    assert third[-2]["content"] == BAD and "return xs[0]" not in json.dumps(third)
+    assert "expected 2.5" in third[-1]["content"] and "got 3" in third[-1]["content"]
