@@ -91,8 +91,8 @@ class Controller:
         return {"role": "user", "content": prompts.render(self.family, "generate", prompt=self.problem.prompt)}
 
     async def ask(self, messages: list[dict[str, Any]], node: str, round_: int, **options: Any) -> Completion:
-        if self.family == "qwen3":
-            options.setdefault("extra_body", {"chat_template_kwargs": {"enable_thinking": False}})
+        for key, value in prompts.request_options(self.family).items():
+            options.setdefault(key, value)
         started = time.monotonic()
         reply = await self.llm.chat(messages, max_tokens=self.config.max_tokens, site=node, **options)
         self.completion_tokens += reply.completion_tokens

@@ -214,3 +214,16 @@ def test_repair_shows_the_best_so_far_never_a_worse_newcomer(sandbox):
     third = llm.requests[2]["messages"]
     assert third[-2]["content"] == BAD and "return xs[0]" not in json.dumps(third)
     assert "expected 2.5" in third[-1]["content"] and "got 3" in third[-1]["content"]
+
+
+@pytest.mark.parametrize("family, system_start, extra", [
+    ("qwen2.5-coder", "You are Qwen", None),
+    ("qwen3", "You are a helpful assistant that writes", {"chat_template_kwargs": {"enable_thinking": False}}),
+    ("generic", "You are a helpful assistant that writes", None),
+])
+def test_each_family_takes_only_what_differs(sandbox, family, system_start, extra):
+    _, llm, _ = solve(sandbox, [[GOOD]], family=family)
+    request = llm.requests[0]
+    assert request["messages"][0]["content"].startswith(system_start)
+    assert request["messages"][-1]["content"].startswith("Complete the following Python function")
+    assert request.get("extra_body") == extra
