@@ -3,29 +3,45 @@ trusted side (see sandbox/judge.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, Field
+
 from sandbox.sandbox import Sandbox
 from sandbox.verdict import Job, TestCase, Verdict
 
 _RUNNER = "__repair_agent_run__"
 
-TOOL_SCHEMAS = [
-    {"type": "function", "function": {
-        "name": "run_tests",
-        "description": "Run the tests of the task against your complete function; returns which pass and why others fail.",
-        "parameters": {"type": "object", "properties": {"code": {
-            "type": "string", "description": "the complete Python function, with its imports"}}, "required": ["code"]},
-    }},
-    {"type": "function", "function": {
-        "name": "run_python",
-        "description": "Run a Python snippet and return what it prints (or the error).",
-        "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]},
-    }},
-    {"type": "function", "function": {
-        "name": "submit",
-        "description": "Submit your final complete function.",
-        "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]},
-    }},
-]
+class TestedCode(BaseModel):
+    code: str = Field(description="the complete Python function, with its imports")
+
+
+class Snippet(BaseModel):
+    code: str
+
+
+TOOLS: dict[str, tuple[str, type[BaseModel]]] = {
+    "run_tests": ("Run the tests of the task against your complete function; returns which pass and why others fail.",
+                  TestedCode),
+    "run_python": ("Run a Python snippet and return what it prints (or the error).", Snippet),
+    "submit": ("Submit your final complete function.", Snippet),
+}
+
+
+def _without_titles(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_titles(v) for k, v in schema.items() if k != "title"}
+    return schema
+
+
+def tool_schema(name: str) -> dict[str, Any]:
+    """The OpenAI tool-calling schema of a tool, generated from its typed arguments."""
+    description, arguments = TOOLS[name]
+    return {"type": "function", "function": {"name": name, "description": description,
+                                             "parameters": _without_titles(arguments.model_json_schema())}}
+
+
+TOOL_SCHEMAS = [tool_schema(name) for name in TOOLS]
 
 
 def checks_job(prompt: str, entry_point: str, completion: str, tests: list[str], prelude: str,
