@@ -105,8 +105,8 @@ def normalized(completion: str) -> str:
 
 def readable_program(prompt: str, completion: str, entry_point: str) -> str:
     """`prompt + completion` as a person should read it: where the completion defines the
-    entry point again, the prompt's stub of it is left out (its imports and helpers stay),
-    so the signature and docstring appear once."""
+    entry point again, the prompt's stub of it is left out (its helpers stay, and its imports
+    unless the completion repeats them), so each appears once."""
     program = prompt + completion
     if re.search(rf"^(?:async\s+)?def\s+{re.escape(entry_point)}\s*\(", completion, re.M) is None:
         return program
@@ -119,5 +119,6 @@ def readable_program(prompt: str, completion: str, entry_point: str) -> str:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
             start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
             del lines[start : node.end_lineno]
-    kept = "".join(lines).rstrip()
+    repeated = {line for line in completion.splitlines() if line.startswith(("import ", "from "))}
+    kept = "".join(line for line in lines if line.rstrip("\n") not in repeated).strip("\n")
     return (kept + "\n\n\n" if kept else "") + completion.lstrip("\n")

@@ -72,5 +72,6 @@ def test_the_final_program_shows_the_function_once():
     module = "from typing import List\n\ndef f(xs: List[int]) -> int:\n    return sum(xs)\n"
     shown = readable_program(prompt, module, "f")
     assert shown.count("def f(") == 1 and "def helper(x)" in shown and shown.endswith(module)
+    assert shown.count("from typing import List") == 1
     body = "    return sum(xs)\n"
     assert readable_program(prompt, body, "f") == prompt + body
