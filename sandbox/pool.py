@@ -129,7 +129,8 @@ class Pool:
                         self.retired_for_isolation += 1
                         self._retire(worn)
                         continue
-                    if self._error is not None and not self._starting:
+                    if self._error is not None and not self._starting and not self._history:
+                        # nothing alive, nothing starting: the backend is down (busy executors would come back)
                         error, self._error = self._error, None
                         self._spawn_async()  # keep trying for the next caller
                         raise error

@@ -1,5 +1,6 @@
 """The pool's recycling logic with a fake backend (no containers needed)."""
 
+import itertools
 import threading
 
 import pytest
@@ -125,3 +126,24 @@ def test_a_crashing_spawn_is_a_clear_error_not_a_dead_thread():
 
     with pytest.raises(SandboxUnavailable, match="Bad file descriptor"):
         Pool(Broken(), 1).acquire(5)
+
+
+def test_a_failed_start_does_not_fail_a_job_that_a_busy_executor_can_serve():
+    class Flaky(FakeBackend):
+        calls = itertools.count()
+
+        def spawn(self):
+            if next(self.calls):  # every start after the first fails
+                raise SandboxUnavailable("engine hiccup")
+            return super().spawn()
+
+    pool = Pool(Flaky(), 2)
+    first = pool.acquire(5)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(pool.acquire(5)))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive()  # waits for the busy executor rather than raising the failed start
+    pool.release(first, True)
+    waiter.join(5)
+    assert got == [first]
