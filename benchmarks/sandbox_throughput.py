@@ -65,6 +65,7 @@ def measure(backend: str, samples: list[dict], problems, reference: list[dict], 
         warm = time.perf_counter()
         verdicts = list(judge_samples(samples, problems, box, workers, 3.0))
         judged = time.perf_counter()
+        # hasattr: the same script also measures revisions from before isolation by tests
         recycled = {name: getattr(box.pool, name) for name in ("recycled", "retired_for_isolation")
                     if hasattr(box.pool, name)}
         time.sleep(2)  # let the replacements of the last recycled executors start
