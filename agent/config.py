@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 Policy = Literal["repair", "react"]
 FeedbackMode = Literal["visible", "self", "hidden", "none"]
+ReactProtocol = Literal["tools", "text"]
 
 
 class SolverConfig(BaseModel):
@@ -22,4 +23,4 @@ class SolverConfig(BaseModel):
     time_budget: float | None = Field(None, gt=0, description="stop after this many seconds")
     timeout: float = Field(3.0, gt=0, description="seconds per test in the sandbox")
     family: str | None = Field(None, description="prompt family; default: from the model name")
-    react_protocol: Literal["tools", "text"] = "tools"
+    react_protocol: ReactProtocol = Field("tools", description="react: OpenAI tool calls, or a text protocol")

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def bench_command(out: Path, base_url: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "agent", "bench", "--limit", "3", "--n", "2", "--k", "1,2", "--rounds", "1",
-            "--temperature", "0.8", "--concurrency", "4", "--sandbox", "docker", "--base-url", base_url,
+            "--temperature", "0.8", "--max-tokens", "300", "--concurrency", "4", "--sandbox", "docker",
+            "--base-url", base_url,
             "--out", str(out), *extra]
 
 
@@ -65,6 +66,9 @@ def test_bench_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_pat
     assert len(keys) == len(set(keys)), "attempts.jsonl holds a duplicate"
     assert all(isinstance(x["hidden_passed"], bool) and x["visible_passed"] in (True, False, None) for x in lines)
 
+    run = json.loads((out / "run.json").read_text())
+    assert run["experiment"]["solver"]["max_tokens"] == 300  # the flag reaches the solver's configuration
+    assert run["dev_split"][0] == "HumanEval/0" and len(run["dev_split"]) == 40
     summary = json.loads((out / "summary.json").read_text())
     for r in ("0", "1"):
         for k in ("1", "2"):

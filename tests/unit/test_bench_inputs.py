@@ -25,10 +25,15 @@ def invoke(*args):
     (["--k", "a"], "--k must be comma-separated positive integers"),
     (["--n", "0"], "invalid option --n"),
     (["--rounds", "-1"], "invalid option --rounds"),
-    (["--policy", "guess"], "invalid option --policy"),
-    (["--feedback", "peek"], "invalid option --feedback"),
+    (["--policy", "guess"], "Invalid value for '--policy'"),
+    (["--feedback", "peek"], "Invalid value for '--feedback'"),
+    (["--react-protocol", "smoke"], "Invalid value for '--react-protocol'"),
+    (["--max-tokens", "3"], "invalid option --max-tokens"),
+    (["--search-temperature", "0"], "invalid option --search-temperature"),
+    (["--token-budget", "0"], "invalid option --token-budget"),
+    (["--time-budget", "-1"], "invalid option --time-budget"),
     (["--dataset", "/nonexistent.jsonl"], "does not exist"),
-    (["--sandbox", "vm"], "--sandbox must be docker, process or auto"),
+    (["--sandbox", "vm"], "Invalid value for '--sandbox'"),
     (["--concurrency", "0"], "--concurrency and --workers must be at least 1"),
 ])
 def test_bad_bench_options(tmp_path, options, message):

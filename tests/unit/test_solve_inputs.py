@@ -45,3 +45,16 @@ def test_unreachable_server_is_one_sentence_and_exit_2(tmp_path):
                                     "--base-url", "http://127.0.0.1:9/v1")
     assert code == 2 and isinstance(exception, SystemExit), exception
     assert "127.0.0.1:9" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--max-tokens", "3"], "invalid option --max-tokens"),
+    (["--search-temperature", "0"], "invalid option --search-temperature"),
+    (["--token-budget", "0"], "invalid option --token-budget"),
+    (["--time-budget", "0"], "invalid option --time-budget"),
+    (["--react-protocol", "smoke"], "Invalid value for '--react-protocol'"),
+    (["--policy", "guess"], "Invalid value for '--policy'"),
+])
+def test_every_solver_flag_reaches_the_configuration(tmp_path, options, message):
+    code, output, _ = solve(str(EXAMPLES / "is_even.json"), "--out", str(tmp_path), *options)
+    assert code == 2 and message in output and "Traceback" not in output
