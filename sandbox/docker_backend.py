@@ -22,12 +22,14 @@ from sandbox.config import LABEL, SandboxConfig
 from sandbox.image import EXECUTOR_IN_IMAGE, image_exists, image_tag
 
 
-# Docker's own masked paths, and the host facts a candidate has no use for: the kernel's
-# command line and the machine's memory and paging figures.
+# Host facts a candidate has no use for, hidden on both backends: the kernel's command line
+# and the machine's memory and paging figures.
+HIDDEN_HOST_FACTS = ("/proc/cmdline", "/proc/meminfo", "/proc/vmstat", "/proc/zoneinfo", "/proc/swaps")
+# Docker's own masked paths (setting the list replaces them), and those.
 MASKED_PATHS = [
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
     "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-    "/proc/cmdline", "/proc/meminfo", "/proc/vmstat", "/proc/zoneinfo", "/proc/swaps",
+    *HIDDEN_HOST_FACTS,
 ]
 
 
@@ -147,7 +149,7 @@ class DockerBackend:
             auto_remove=True,
             log_config=LogConfig(type=LogConfig.types.NONE),
         )
-        config["MaskedPaths"] = MASKED_PATHS  # replaces Docker's list, so it includes it
+        config["MaskedPaths"] = MASKED_PATHS
         return config
 
     def spawn(self) -> DockerExecutor:

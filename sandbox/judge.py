@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 from sandbox.channel import Channel, ChannelClosed, ChannelTimeout
-from sandbox.executor import CodecError, DecodeTimeout, decode, encode
-from sandbox.offload import Decoded, decode_large_reply
+from sandbox.executor import CodecError, DecodeTimeout, encode
+from sandbox.offload import decode_large_reply, decode_return
 from sandbox.pycompile import compile_code, compile_node, parse
 from sandbox.verdict import ErrorKind, Job, TestResult, Verdict
 
@@ -193,16 +193,13 @@ class _Session:
         op = reply.get("op")
         if op == "return":
             try:
-                if isinstance(reply.get("value"), Decoded):  # a large reply, decoded in a worker process
-                    value, mutated = reply["value"].value, reply["value"].mutated
-                else:
-                    value = decode(reply.get("value"), self.deadline)
-                    mutated = {int(i): decode(v, self.deadline) for i, v in dict(reply.get("mutated") or {}).items()}
+                decoded = decode_return(reply, self.deadline)
             except DecodeTimeout:
                 raise self.abort(CandidateTimeout("timed out")) from None
             except (CodecError, TypeError, ValueError) as exc:
                 raise self.abort(InvalidValue(f"the candidate returned an invalid value: {exc}")) from None
-            _mirror_mutations(args, mutated)
+            value = decoded.value
+            _mirror_mutations(args, decoded.mutated)
             record.got = _safe_repr(value)
             return value
         if op == "raise" and isinstance(reply.get("error"), dict):

@@ -39,6 +39,21 @@ class Decoded:
     mutated: dict[int, object]
 
 
+def decode_return(message: dict, deadline: float | None) -> Decoded:
+    """A return's value and mutations, decoded; the judge calls it for small replies, the
+    workers for large ones. Raises CodecError (DecodeTimeout past `deadline`)."""
+    if isinstance(message.get("value"), Decoded):  # decoded already, in a worker
+        return message["value"]
+    mutated = message.get("mutated") or {}
+    if type(mutated) is not dict:
+        raise CodecError("malformed mutations")
+    try:
+        changes = {int(i): decode(v, deadline) for i, v in mutated.items()}
+    except ValueError as exc:
+        raise CodecError(f"malformed mutations: {exc}") from None
+    return Decoded(decode(message.get("value"), deadline), changes)
+
+
 def decode_reply(payload: bytes, seconds: float) -> dict:
     """The whole reply parsed and, for a return, its value and mutations decoded in time."""
     deadline = time.monotonic() + seconds
@@ -47,14 +62,8 @@ def decode_reply(payload: bytes, seconds: float) -> dict:
     except FrameError as exc:
         raise CodecError(str(exc)) from None
     if message.get("op") == "return":
-        mutated = message.pop("mutated", None) or {}
-        if type(mutated) is not dict:
-            raise CodecError("malformed mutations")
-        try:
-            changes = {int(i): decode(v, deadline) for i, v in mutated.items()}
-        except ValueError as exc:
-            raise CodecError(f"malformed mutations: {exc}") from None
-        message["value"] = Decoded(decode(message.get("value"), deadline), changes)
+        message["value"] = decode_return(message, deadline)
+        message.pop("mutated", None)
     return message
 
 

@@ -26,12 +26,11 @@ import tempfile
 
 from sandbox.channel import Channel, PipeTransport
 from sandbox.config import SandboxConfig
-from sandbox.docker_backend import SandboxUnavailable, await_greeting
+from sandbox.docker_backend import HIDDEN_HOST_FACTS, SandboxUnavailable, await_greeting
 from sandbox.image import EXECUTOR_IN_IMAGE, EXECUTOR_PATH
 from sandbox.rootfs import PYTHON, rootfs_path, rootfs_ready
 
 NOBODY = 65534
-HIDDEN_HOST_FACTS = ("/proc/cmdline", "/proc/meminfo", "/proc/vmstat", "/proc/zoneinfo", "/proc/swaps")
 
 
 def _runs(command: list[str], **options) -> bool:
@@ -146,9 +145,6 @@ class BubblewrapBackend:
         finally:
             os.close(root_fd)
             os.close(executor_fd)
-
-    def warning(self) -> str:
-        return ""
 
     def describe(self) -> dict[str, str]:
         return {
