@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Callable, Iterator, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -169,103 +170,136 @@ def sandbox_check(
         raise typer.Exit(2)
 
 
+# ---------------------------------------------------------------------- solver options (solve and bench)
+BaseUrlOption = Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")]
+ModelOption = Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")]
+PolicyOption = Annotated[Policy, typer.Option(help="repair or react")]
+FeedbackOption = Annotated[FeedbackMode, typer.Option(help="visible, self, hidden (oracle) or none")]
+RoundsOption = Annotated[int, typer.Option(help="repair rounds after round 0 (react: steps after the first)")]
+CandidatesOption = Annotated[int, typer.Option(help="candidates per round within one sample, in one request")]
+SearchTemperatureOption = Annotated[float, typer.Option(help="temperature when sampling several or afresh")]
+MaxTokensOption = Annotated[int, typer.Option(help="tokens per model reply")]
+TokenBudgetOption = Annotated[Optional[int], typer.Option(help="stop a sample once it generated this many tokens")]
+TimeBudgetOption = Annotated[Optional[float], typer.Option(help="stop a sample after this many seconds")]
+ReactProtocolOption = Annotated[ReactProtocol, typer.Option(help="react: OpenAI tool calls, or a text protocol (Thought / Action / Observation)")]
+SandboxOption = Annotated[SandboxBackend, typer.Option(help="docker, process (bubblewrap) or auto")]
+WeakOption = Annotated[bool, typer.Option(help=WEAK_HELP)]
+
+
+def _solver_config(**values) -> SolverConfig:
+    try:
+        return SolverConfig(**values)
+    except ValueError as exc:
+        _fail(_invalid_option(exc))
+        raise
+
+
+@contextlib.contextmanager
+def _clean_errors(before: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """A failing service, or a run directory that cannot be used, ends the command with its one sentence."""
+    from agent.wiring import SERVICE_ERRORS
+    from eval.run_dir import RunDirError
+
+    try:
+        yield
+    except (*SERVICE_ERRORS, RunDirError) as exc:
+        before()
+        _fail(str(exc))
+
+
 @app.command()
 def solve(
     problem_path: Annotated[Path, typer.Argument(metavar="PROBLEM.json", help="the problem (format: ARCHITECTURE.md)")],
-    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")] = None,
-    model: Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")] = None,
-    policy: Annotated[Policy, typer.Option(help="repair or react")] = "repair",
-    feedback: Annotated[FeedbackMode, typer.Option(help="visible, self, hidden (oracle) or none")] = "visible",
-    rounds: Annotated[int, typer.Option(help="repair rounds after round 0")] = 3,
-    candidates: Annotated[int, typer.Option(help="samples per round, in one request")] = 1,
+    base_url: BaseUrlOption = None,
+    model: ModelOption = None,
+    policy: PolicyOption = "repair",
+    feedback: FeedbackOption = "visible",
+    rounds: RoundsOption = 3,
+    candidates: CandidatesOption = 1,
     temperature: Annotated[float, typer.Option(help="sampling temperature (raised for search)")] = 0.0,
-    search_temperature: Annotated[float, typer.Option(help="temperature when sampling several or afresh")] = _DEFAULT["search_temperature"],
-    max_tokens: Annotated[int, typer.Option(help="tokens per model reply")] = _DEFAULT["max_tokens"],
-    token_budget: Annotated[Optional[int], typer.Option(help="stop a sample once it generated this many tokens")] = None,
-    time_budget: Annotated[Optional[float], typer.Option(help="stop a sample after this many seconds")] = None,
-    react_protocol: Annotated[ReactProtocol, typer.Option(help="react: OpenAI tool calls, or a text protocol (Thought / Action / Observation)")] = "tools",
+    search_temperature: SearchTemperatureOption = _DEFAULT["search_temperature"],
+    max_tokens: MaxTokensOption = _DEFAULT["max_tokens"],
+    token_budget: TokenBudgetOption = None,
+    time_budget: TimeBudgetOption = None,
+    react_protocol: ReactProtocolOption = "tools",
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder for result.json and trace.jsonl")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print result.json instead of the report")] = False,
-    sandbox: Annotated[SandboxBackend, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
-    allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
+    sandbox: SandboxOption = "auto",
+    allow_weak_sandbox: WeakOption = False,
 ) -> None:
     """Solve one problem: generate, test in the sandbox, repair; exit 0 solved, 1 not solved, 2 bad input."""
     import asyncio
 
-    from agent.llm.client import ClientConfig, LLMClient, LLMError
-    from agent.llm.launcher import ensure_server
-    from agent.llm.serve import ServeError
-    from agent.llm.server_env import ServerEnvError
-    from agent.solver import Solver
-    from agent.trace import Tracer
+    from agent.llm.client import ClientConfig
+    from agent.wiring import model_server
     from eval.problems import ProblemError, load_problem_file
-    from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
+    from sandbox import SandboxConfig
 
     try:
         problem = load_problem_file(problem_path)
-        config = SolverConfig(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
-                              temperature=temperature, search_temperature=search_temperature, max_tokens=max_tokens,
-                              token_budget=token_budget, time_budget=time_budget, react_protocol=react_protocol)
     except ProblemError as exc:
         _fail(str(exc))
-    except ValueError as exc:
-        _fail(_invalid_option(exc))
-    target = out_dir or Path("runs") / f"solve-{time.strftime('%Y%m%d-%H%M%S')}-{(problem.task_id or problem.entry_point).replace('/', '_')}"
+    config = _solver_config(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
+                            temperature=temperature, search_temperature=search_temperature, max_tokens=max_tokens,
+                            token_budget=token_budget, time_budget=time_budget, react_protocol=react_protocol)
+    target = _solve_folder(out_dir, problem.task_id or problem.entry_point)
+    if feedback == "hidden":
+        _say("[bold yellow]oracle feedback:[/] the model sees the hidden tests; the result is an upper bound, not an honest score")
+    boxes = SandboxConfig(backend=sandbox, workers=min(64, max(2, candidates)), allow_weak_isolation=allow_weak_sandbox)
+    with _clean_errors(), model_server(base_url, _say) as url:
+        client = ClientConfig.from_options(base_url=url, model=model)
+        result = asyncio.run(_solve(problem, config, client, boxes, target))
+    (target / "result.json").write_text(result.model_dump_json(indent=2) + "\n")
+    _show_solved(result, problem, as_json)
+    _say(f"result: {target / 'result.json'}  trace: {target / 'trace.jsonl'}")
+    raise typer.Exit(0 if result.solved else 1)
+
+
+def _solve_folder(out_dir: Optional[Path], name: str) -> Path:
+    target = out_dir or Path("runs") / f"solve-{time.strftime('%Y%m%d-%H%M%S')}-{name.replace('/', '_')}"
     try:
         target.mkdir(parents=True, exist_ok=True)
         (target / "trace.jsonl").write_text("")
     except OSError as exc:
         _fail(f"cannot write to {target}: {exc.strerror}")
-    if feedback == "hidden":
-        _say("[bold yellow]oracle feedback:[/] the model sees the hidden tests; the result is an upper bound, not an honest score")
+    return target
 
-    server = None
-    try:
-        url, server = ensure_server(base_url, say=_say)
-        client_config = ClientConfig.from_options(base_url=url, model=model)
 
-        async def run():
-            llm = LLMClient(client_config)
-            try:
-                await llm.models()
-                with open_sandbox(SandboxConfig(backend=sandbox, workers=min(64, max(2, candidates)),
-                                                allow_weak_isolation=allow_weak_sandbox), say=_say) as box:
-                    solver = Solver(llm, box, config, client_config.model)
-                    tracer = Tracer(target / "trace.jsonl", run=target.name, task=problem.task_id or problem.entry_point)
-                    return await solver.solve(problem, tracer)
-            finally:
-                await llm.close()
+async def _solve(problem, config: SolverConfig, client, boxes, target: Path):
+    from agent.solver import Solver
+    from agent.trace import Tracer
+    from agent.wiring import connected
 
-        result = asyncio.run(run())
-    except (LLMError, SandboxUnavailable, ServeError, ServerEnvError) as exc:
-        _fail(str(exc))
-    finally:
-        if server is not None:
-            server.stop()
-    (target / "result.json").write_text(result.model_dump_json(indent=2) + "\n")
+    async with connected(client, boxes, _say) as (llm, box):
+        tracer = Tracer(target / "trace.jsonl", run=target.name, task=problem.task_id or problem.entry_point)
+        return await Solver(llm, box, config, client.model).solve(problem, tracer)
+
+
+def _show_solved(result, problem, as_json: bool) -> None:
+    """Each round's answer and verdicts, the final code once, and the verdict."""
+    from rich.syntax import Syntax
+
+    from agent.extract import readable_program
+
     if as_json:
         out.print_json(result.model_dump_json())
+        return
+    for r in result.rounds:
+        hidden = "" if r.hidden_passed is None else f"  hidden: {'pass' if r.hidden_passed else 'fail'}"
+        kept = "  (kept the earlier answer)" if r.kept_previous else ""
+        tool = f" {r.tool}" if r.tool else ""
+        out.print(f"round {r.round}  {r.action + tool:<8} {r.feedback_passed}/{r.feedback_total} {result.feedback} "
+                  f"tests  {r.feedback_error or 'untested'}{hidden}{kept}", highlight=False)
+    shown = readable_program(problem.prompt, result.final_completion, problem.entry_point)
+    if out.is_terminal:
+        out.print(Syntax(shown, "python", line_numbers=False))
     else:
-        from rich.syntax import Syntax
-
-        from agent.extract import readable_program
-
-        for r in result.round_verdicts:
-            hidden = "" if r.hidden_passed is None else f"  hidden: {'pass' if r.hidden_passed else 'fail'}"
-            out.print(f"round {r.round}  {r.action:<8} {r.feedback_passed}/{r.feedback_total} {feedback} tests  "
-                      f"{r.error_kind}{hidden}", highlight=False)
-        shown = readable_program(problem.prompt, result.final_completion, problem.entry_point)
-        if out.is_terminal:
-            out.print(Syntax(shown, "python", line_numbers=False))
-        else:
-            out.print(shown, markup=False, highlight=False)
-        label = "oracle " if result.oracle else ""
-        verdict = "SOLVED" if result.solved else "NOT SOLVED"
-        out.print(f"[bold]{verdict}[/] on the {result.judged_on} tests ({label}{feedback} feedback, "
-                  f"{_count(result.rounds, 'round')}, {_count(result.usage['completion_tokens'], 'token')}, "
-                  f"{result.seconds:.1f} s; stop: {result.stop_reason})")
-        _say(f"result: {target / 'result.json'}  trace: {target / 'trace.jsonl'}")
-    raise typer.Exit(0 if result.solved else 1)
+        out.print(shown, markup=False, highlight=False)
+    label = "oracle " if result.oracle else ""
+    verdict = "SOLVED" if result.solved else "NOT SOLVED"
+    out.print(f"[bold]{verdict}[/] on the {result.judged_on} tests ({label}{result.feedback} feedback, "
+              f"{_count(len(result.rounds), 'round')}, {_count(result.usage.completion_tokens, 'token')}, "
+              f"{result.seconds:.1f} s; stop: {result.stop_reason})")
 
 
 @app.command()
@@ -275,133 +309,135 @@ def bench(
     limit: Annotated[Optional[int], typer.Option(help="the first N problems only")] = None,
     n: Annotated[int, typer.Option("--n", help="independent agent runs (samples) per problem")] = 10,
     k: Annotated[str, typer.Option("--k", help="comma-separated k for pass@k (k <= n)")] = "1,5,10",
-    rounds: Annotated[int, typer.Option(help="repair rounds after round 0")] = 3,
-    candidates: Annotated[int, typer.Option(help="candidates per round within one sample, in one request")] = 1,
+    rounds: RoundsOption = 3,
+    candidates: CandidatesOption = 1,
     temperature: Annotated[float, typer.Option(help="sampling temperature")] = 0.8,
-    search_temperature: Annotated[float, typer.Option(help="temperature when sampling several or afresh")] = _DEFAULT["search_temperature"],
-    max_tokens: Annotated[int, typer.Option(help="tokens per model reply")] = _DEFAULT["max_tokens"],
-    token_budget: Annotated[Optional[int], typer.Option(help="stop a sample once it generated this many tokens")] = None,
-    time_budget: Annotated[Optional[float], typer.Option(help="stop a sample after this many seconds")] = None,
-    react_protocol: Annotated[ReactProtocol, typer.Option(help="react: OpenAI tool calls, or a text protocol (Thought / Action / Observation)")] = "tools",
-    policy: Annotated[Policy, typer.Option(help="repair or react")] = "repair",
-    feedback: Annotated[FeedbackMode, typer.Option(help="visible, self, hidden (oracle) or none")] = "visible",
-    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")] = None,
-    model: Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")] = None,
-    concurrency: Annotated[int, typer.Option(help="sequences in flight on the model server")] = 32,
-    sandbox: Annotated[SandboxBackend, typer.Option(help="docker, process (bubblewrap) or auto")] = "auto",
-    allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
-    workers: Annotated[Optional[int], typer.Option(help="sandbox executors; default: CPU count")] = None,
+    search_temperature: SearchTemperatureOption = _DEFAULT["search_temperature"],
+    max_tokens: MaxTokensOption = _DEFAULT["max_tokens"],
+    token_budget: TokenBudgetOption = None,
+    time_budget: TimeBudgetOption = None,
+    react_protocol: ReactProtocolOption = "tools",
+    policy: PolicyOption = "repair",
+    feedback: FeedbackOption = "visible",
+    base_url: BaseUrlOption = None,
+    model: ModelOption = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="sequences in flight on the model server")] = 32,
+    sandbox: SandboxOption = "auto",
+    allow_weak_sandbox: WeakOption = False,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="sandbox executors; default: CPU count")] = None,
 ) -> None:
     """pass@k single-shot and after every repair round on the hidden tests; resumable."""
     import asyncio
 
-    from agent.llm.client import ClientConfig, LLMClient, LLMError
-    from agent.llm.gate import GatedLLM
-    from agent.llm.launcher import ensure_server
-    from agent.llm.serve import ServeError
-    from agent.llm.server_env import ServerEnvError
-    from agent.solver import Solver
-    from eval.bench import Bench, BenchConfig, BenchStopped, experiment_of, load_dataset
-    from eval.problems import dev_split
-    from eval.environment import git_revision, machine
-    from eval.problems import ProblemError
-    from eval.report import write_report
-    from eval.run_dir import RunDir, RunDirError
-    from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
+    from agent.llm.client import ClientConfig
+    from agent.wiring import model_server
+    from eval.bench import BenchConfig, BenchStopped
+    from sandbox import SandboxConfig
 
-    if concurrency < 1 or (workers is not None and workers < 1):
-        _fail("--concurrency and --workers must be at least 1")
+    solver = _solver_config(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
+                            temperature=temperature, search_temperature=search_temperature, max_tokens=max_tokens,
+                            token_budget=token_budget, time_budget=time_budget, react_protocol=react_protocol)
+    try:
+        config = BenchConfig(dataset=dataset, limit=limit, n=n, ks=_parse_ks(k, n), solver=solver)
+    except ValueError as exc:
+        _fail(_invalid_option(exc))
+    problems, digest = _load_dataset(config)
+    boxes = SandboxConfig(backend=sandbox, allow_weak_isolation=allow_weak_sandbox,
+                          **({"workers": _clamp_workers(workers)} if workers else {}))
+    display = BenchDisplay(len(problems))
+    with _clean_errors(display.stop), model_server(base_url, _say) as url:
+        client = ClientConfig.from_options(base_url=url, model=model, timeout=900.0, retries=5, backoff=1.0)
+        try:
+            asyncio.run(_bench(config, problems, digest, client, boxes, out_dir, concurrency, display))
+        except BenchStopped as exc:
+            display.stop()
+            _report_partial(out_dir)
+            _fail(f"the run stopped: {exc}; everything finished is saved in {out_dir}, "
+                  "run the same command again to resume")
+    display.stop()
+    _finish_report(out_dir)
+
+
+def _parse_ks(k: str, n: int) -> list[int]:
     try:
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
         if not ks or min(ks) < 1:
             raise ValueError
     except ValueError:
         _fail(f"--k must be comma-separated positive integers, not {k!r}")
+    if [x for x in ks if x > n]:
+        _say(f"pass@k for k > n ({', '.join(str(x) for x in ks if x > n)}) cannot be estimated from {n} samples; skipped")
+    return ks
+
+
+def _load_dataset(config):
+    from eval.bench import load_dataset
+    from eval.problems import ProblemError
+
     try:
-        config = BenchConfig(dataset=dataset, limit=limit, n=n, ks=ks, rounds=rounds, candidates=candidates,
-                             temperature=temperature, policy=policy, feedback=feedback)
-        solver_config = SolverConfig(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
-                                     temperature=temperature, search_temperature=search_temperature,
-                                     max_tokens=max_tokens, token_budget=token_budget, time_budget=time_budget,
-                                     react_protocol=react_protocol)
         problems, digest = load_dataset(config)
     except ProblemError as exc:
         _fail(str(exc))
-    except ValueError as exc:
-        _fail(_invalid_option(exc))
-    if [x for x in ks if x > n]:
-        _say(f"pass@k for k > n ({', '.join(str(x) for x in ks if x > n)}) cannot be estimated from {n} samples; skipped")
-    if feedback == "hidden":
+    if config.oracle:
         _say("[bold yellow]oracle feedback:[/] the model sees the hidden tests while repairing; "
              "later rounds are an upper bound, not an honest score")
+    return problems, digest
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        TextColumn("{task.fields[stats]}"), console=err)
-    bar = progress.add_task("problems", total=len(problems), stats="")
-    server = None
-    try:
-        url, server = ensure_server(base_url, say=_say)
-        client_config = ClientConfig.from_options(base_url=url, model=model, timeout=900.0, retries=5, backoff=1.0)
-        run_dir = RunDir(out_dir)
 
-        async def run():
-            llm = GatedLLM(LLMClient(client_config), concurrency)
-            try:
-                await llm.models()
-                experiment = experiment_of(config, digest, Solver.description(solver_config, client_config.model))
-                command = " ".join(["agent", *sys.argv[1:]])
-                resuming = run_dir.prepare(experiment, {
-                    "ks": ks, "problems_total": len(problems), "dev_split": dev_split(config.dataset),
-                    "command": command, "machine": machine(),
-                    "revision": git_revision(), "base_url": url, "concurrency": concurrency,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-                run_dir.update_info(ks=ks, last_command=command)
-                if resuming:
-                    _say(f"resuming the run in {out_dir}")
-                with open_sandbox(SandboxConfig(backend=sandbox, allow_weak_isolation=allow_weak_sandbox,
-                                                **({"workers": _clamp_workers(workers)} if workers else {})),
-                                  say=_say) as box:
-                    solver = Solver(llm, box, solver_config, client_config.model, run_name=out_dir.name)
-                    return await Bench(config, problems, solver, box, run_dir, on_progress=show).run()
-            finally:
-                await llm.close()
+async def _bench(config, problems, digest: str, client, boxes, out_dir: Path, concurrency: int, display):
+    from agent.solver import Solver
+    from agent.wiring import connected
+    from eval.bench import Bench, experiment_of
+    from eval.environment import git_revision, machine
+    from eval.problems import dev_split
+    from eval.run_dir import RunDir
 
-        last_line = [0.0]
+    run_dir = RunDir(out_dir)
+    async with connected(client, boxes, _say, concurrency) as (llm, box):
+        solver = Solver(llm, box, config.solver, client.model, run_name=out_dir.name)
+        command = " ".join(["agent", *sys.argv[1:]])
+        resuming = run_dir.prepare(experiment_of(config, digest, solver.describe()), {
+            "ks": config.ks, "problems_total": len(problems), "dev_split": dev_split(config.dataset),
+            "command": command, "machine": machine(), "revision": git_revision(),
+            "base_url": ",".join(client.base_urls), "concurrency": concurrency, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        run_dir.update_info(ks=config.ks, last_command=command)
+        if resuming:
+            _say(f"resuming the run in {out_dir}")
+        return await Bench(config, problems, solver, box, run_dir, on_progress=display.show).run()
 
-        def show(p) -> None:
-            if not progress.live.is_started:
-                progress.start()
-            stats = (f"{p.samples_done}/{p.samples_total} samples  {p.tokens_per_second:.1f} tok/s  "
-                     f"pass@1 round 0 {100 * p.pass1_first:.1f}%  last {100 * p.pass1_last:.1f}%")
-            progress.update(bar, completed=p.problems_done, stats=stats)
-            if not err.is_terminal and time.monotonic() - last_line[0] > 30:  # a log file gets a line now and then
-                last_line[0] = time.monotonic()
-                err.print(f"{time.strftime('%H:%M:%S')} problems {p.problems_done}/{p.problems_total}  {stats}",
-                          highlight=False, soft_wrap=True)
 
-        try:
-            asyncio.run(run())
-        except BenchStopped as exc:
-            _stop(progress)
-            _report_partial(out_dir)
-            _fail(f"the run stopped: {exc}; everything finished is saved in {out_dir}, "
-                  "run the same command again to resume")
-    except (RunDirError, LLMError, SandboxUnavailable, ServeError, ServerEnvError) as exc:
-        _stop(progress)
-        _fail(str(exc))
-    finally:
-        _stop(progress)
-        if server is not None:
-            server.stop()
+class BenchDisplay:
+    """The bench's progress bar; where stderr is a log file, a line every 30 seconds."""
+
+    def __init__(self, problems: int) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[stats]}"), console=err)
+        self.bar = self.progress.add_task("problems", total=problems, stats="")
+        self.last_line = 0.0
+
+    def show(self, p) -> None:
+        if not self.progress.live.is_started:
+            self.progress.start()
+        stats = (f"{p.samples_done}/{p.samples_total} samples  {p.tokens_per_second:.1f} tok/s  "
+                 f"pass@1 round 0 {100 * p.pass1_first:.1f}%  last {100 * p.pass1_last:.1f}%")
+        self.progress.update(self.bar, completed=p.problems_done, stats=stats)
+        if not err.is_terminal and time.monotonic() - self.last_line > 30:
+            self.last_line = time.monotonic()
+            err.print(f"{time.strftime('%H:%M:%S')} problems {p.problems_done}/{p.problems_total}  {stats}",
+                      highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        if self.progress.live.is_started:
+            self.progress.stop()
+
+
+def _finish_report(out_dir: Path) -> None:
+    from eval.report import load_summary, write_report
+
     report = write_report([out_dir], out_dir)
-    _print_summary(json.loads((out_dir / "summary.json").read_text()))
+    _print_summary(load_summary(out_dir / "summary.json"))
     _say(f"report: {report}  attempts: {out_dir / 'attempts.jsonl'}  trace: {out_dir / 'trace.jsonl'}")
-
-
-def _stop(progress: Progress) -> None:
-    if progress.live.is_started:
-        progress.stop()
 
 
 def _report_partial(out_dir: Path) -> None:
@@ -414,20 +450,20 @@ def _report_partial(out_dir: Path) -> None:
         pass
 
 
-def _print_summary(summary: dict) -> None:
-    table = Table(title=f"{summary['run']}: pass@k on the hidden tests" + (" [ORACLE feedback]" if summary["oracle"] else ""))
-    ks = sorted({int(x) for r in summary["pass_at_k"].values() for x in r})
+def _print_summary(summary) -> None:
+    table = Table(title=f"{summary.run}: pass@k on the hidden tests" + (" [ORACLE feedback]" if summary.oracle else ""))
+    ks = sorted({int(x) for r in summary.pass_at_k.values() for x in r})
     table.add_column("round")
     for value in ks:
         table.add_column(f"pass@{value}", justify="right")
-    for r, values in summary["pass_at_k"].items():
-        name = r + (" (single-shot)" if r == "0" else "") + (" (after repair)" if r != "0" and int(r) == summary["rounds"] else "")
+    for r, values in summary.pass_at_k.items():
+        name = r + (" (single-shot)" if r == "0" else "") + (" (after repair)" if r != "0" and int(r) == summary.rounds else "")
         table.add_row(name, *[f"{100 * values[str(x)]:.1f}%" if str(x) in values else "–" for x in ks])
     out.print(table)
-    cost = summary["cost"]
-    out.print(f"{summary['problems']} problems x {summary['n']} samples; {cost['completion_tokens']} tokens generated, "
-              f"{cost['completion_tokens_per_solved']} per solved sample; wall {summary['wall']['seconds']} s, "
-              f"{summary['wall']['completion_tokens_per_second']} tok/s", highlight=False)
+    cost, wall = summary.cost, summary.wall
+    out.print(f"{summary.problems} problems x {summary.n} samples; {cost.completion_tokens} tokens generated, "
+              f"{cost.completion_tokens_per_solved} per solved sample; wall {wall.seconds} s, "
+              f"{wall.completion_tokens_per_second} tok/s", highlight=False)
 
 
 @app.command()
@@ -436,7 +472,8 @@ def report(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="where report.md and plots/ go; default: the run directory (one run) or ./report")] = None,
 ) -> None:
     """report.md and plots for one or several bench runs (honest against oracle, single-shot against repair)."""
-    from eval.report import write_report
+    from eval.report import load_summary, write_report
+    from eval.run_dir import RunDirError
 
     for run_dir in run_dirs:
         if not (run_dir / "run.json").is_file():
@@ -444,10 +481,12 @@ def report(
     target = out_dir or (run_dirs[0] if len(run_dirs) == 1 else Path("report"))
     try:
         path = write_report(run_dirs, target)
+    except RunDirError as exc:
+        _fail(str(exc))
     except (OSError, ValueError, KeyError) as exc:
         _fail(f"cannot write the report: {exc}")
     for run_dir in run_dirs:
-        _print_summary(json.loads((run_dir / "summary.json").read_text()))
+        _print_summary(load_summary(run_dir / "summary.json"))
     _say(f"report: {path}")
 
 

@@ -1,61 +1,49 @@
-"""Solves one problem with the controller and reports it: the `Solver` that `agent
-solve` and the bench call."""
+"""The `Solver` that `agent solve` and the bench call: it compiles its graph once and runs
+it for every problem and sample, with the problem, model and sandbox as run-time context."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel, Field
 
 import prompts
 from agent.config import SolverConfig
-from agent.graph import LLM, Controller, SharedFirstRound, build_graph
-from agent.state import Candidate, RoundRecord, replaces
+from agent.context import LLM, RunContext, SharedFirstRound
+from agent.graph import build_graph, recursion_limit
+from agent.state import Candidate, Usage
 from agent.trace import Tracer
-from eval.problems import Problem, hidden_job
-from eval.solver import SampleResult, SampleRound
+from eval.judging import judge_rounds
+from eval.problems import Problem
+from eval.records import RoundRecord, SampleResult
 from sandbox.sandbox import Sandbox
-from tools.visible_tests import extract_visible_tests
-
-
-class RoundVerdict(BaseModel):
-    round: int
-    action: str
-    candidates: int
-    feedback_passed: int
-    feedback_total: int
-    error_kind: str
-    hidden_passed: bool | None = None
-    completion: str
-    completion_tokens: int = 0
-    seconds: float = 0.0
 
 
 class SolveResult(BaseModel):
+    """`agent solve`'s result.json."""
+
     task_id: str | None
     solved: bool
     judged_on: str = Field(description='"hidden" when the problem has hidden tests, else "visible"')
     policy: str
     feedback: str
     oracle: bool
-    rounds: int
     stop_reason: str | None
     final_completion: str
     final_code: str
-    round_verdicts: list[RoundVerdict]
-    usage: dict[str, int]
+    rounds: list[RoundRecord] = Field(description="the answer after each round, with its verdicts")
+    usage: Usage
     seconds: float
 
 
 class Solver:
-    """The agent as `agent solve` and the bench (`eval.solver.Solver`) call it."""
-
     def __init__(self, llm: LLM, sandbox: Sandbox, config: SolverConfig, model: str = "", run_name: str = "") -> None:
         self.llm, self.sandbox, self.config = llm, sandbox, config
         self.model, self.run_name = model, run_name
         self.family = config.family or prompts.family_of(model)
+        self.graph = build_graph(config.policy)
+        self.limits = {"recursion_limit": recursion_limit(config)}
 
     @staticmethod
     def description(config: SolverConfig, model: str) -> dict[str, Any]:
@@ -69,45 +57,45 @@ class Solver:
         check = getattr(self.llm, "has_capacity", None)
         return True if check is None else bool(check())
 
-    async def _run(self, problem: Problem, tracer: Tracer, first: SharedFirstRound | None = None
-                   ) -> tuple[Controller, dict[str, Any], list[RoundRecord], Candidate | None]:
-        controller = Controller(problem, self.llm, self.sandbox, self.config, tracer, self.family, first)
-        graph = build_graph(controller, self.config.policy)
-        state: dict[str, Any] = await graph.ainvoke({"round": 0, "rounds": [], "messages": [], "best": None},
-                                                    {"recursion_limit": 8 * (self.config.rounds + 2) + 10})
-        best: Candidate | None = state.get("best")
-        records: list[RoundRecord] = state.get("rounds", [])
-        if self.config.policy == "react":
-            records = [RoundRecord(round=0, action="react", candidates=[best],
-                                   completion_tokens=controller.completion_tokens,
-                                   prompt_tokens=controller.prompt_tokens,
-                                   seconds=time.monotonic() - controller.started)] if best else []
-        return controller, state, records, best
+    def context(self, problem: Problem, tracer: Tracer, sample: int = 0,
+                first: SharedFirstRound | None = None) -> RunContext:
+        return RunContext(problem=problem, llm=self.llm, sandbox=self.sandbox, config=self.config, tracer=tracer,
+                          family=self.family, sample=sample, first=first)
 
-    async def solve(self, problem: Problem, tracer: Tracer | None = None,
-                    on_round: Callable[[RoundVerdict], None] = lambda r: None) -> SolveResult:
+    async def run(self, problem: Problem, tracer: Tracer, sample: int = 0,
+                  first: SharedFirstRound | None = None) -> SampleResult:
+        """One sample: the graph's rounds (without hidden verdicts) and why it stopped."""
+        state: dict[str, Any] = await self.graph.ainvoke({}, self.limits, context=self.context(
+            problem, tracer, sample, first))
+        rounds: list[RoundRecord] = state.get("rounds") or []
+        if not rounds:  # the run ended before any round (it cannot in these graphs, but stays judgeable)
+            rounds = [RoundRecord(task_id=problem.task_id or problem.entry_point, sample=sample, round=0,
+                                  action="none", candidates=0, completion="")]
+        return SampleResult(task_id=problem.task_id or problem.entry_point, sample=sample, rounds=rounds,
+                            stop_reason=state.get("stop_reason"), trace=tracer.events)
+
+    async def solve(self, problem: Problem, tracer: Tracer | None = None) -> SolveResult:
         tracer = tracer or Tracer(task=problem.task_id or problem.entry_point)
-        started = time.monotonic()
-        controller, state, records, best = await self._run(problem, tracer)
-        final = best.completion if best else ""
-        verdicts = await self._round_verdicts(problem, records)
-        for verdict in verdicts:
-            on_round(verdict)
+        started = asyncio.get_running_loop().time()
+        result = await self.run(problem, tracer)
+        rounds, final = result.rounds, result.rounds[-1]
         if problem.test is not None:
-            hidden = await asyncio.to_thread(self.sandbox.run, hidden_job(problem, final, self.config.timeout))
-            solved, judged_on = hidden.passed, "hidden"
-            tracer.event("finish", "verdict", state.get("round", 0), hidden.duration, hidden=True,
-                         verdict=hidden.result)
+            rounds = await judge_rounds(problem, result, self._sandbox_run, self.config.timeout)
+            final = rounds[-1]
+            solved, judged_on = bool(final.hidden_passed), "hidden"
+            tracer.event("finish", "verdict", final.round, 0.0, hidden=True, verdict=final.hidden_result)
         else:
-            solved, judged_on = bool(best and best.all_pass), "visible"
+            solved, judged_on = bool(final.feedback_total and final.feedback_passed == final.feedback_total), "visible"
+        usage = Usage(prompt_tokens=sum(r.prompt_tokens for r in rounds),
+                      completion_tokens=sum(r.completion_tokens for r in rounds))
         return SolveResult(
             task_id=problem.task_id, solved=solved, judged_on=judged_on, policy=self.config.policy,
-            feedback=self.config.feedback, oracle=self.config.feedback == "hidden",
-            rounds=len(records), stop_reason=state.get("stop_reason"), final_completion=final,
-            final_code=problem.prompt + final, round_verdicts=verdicts,
-            usage={"prompt_tokens": controller.prompt_tokens, "completion_tokens": controller.completion_tokens},
-            seconds=round(time.monotonic() - started, 3),
-        )
+            feedback=self.config.feedback, oracle=self.config.feedback == "hidden", stop_reason=result.stop_reason,
+            final_completion=final.completion, final_code=problem.prompt + final.completion, rounds=rounds,
+            usage=usage, seconds=round(asyncio.get_running_loop().time() - started, 3))
+
+    async def _sandbox_run(self, job):
+        return await asyncio.to_thread(self.sandbox.run, job)
 
     # ------------------------------------------------------------------ the bench's seam
     async def solve_samples(self, problem: Problem, samples: list[int],
@@ -119,85 +107,30 @@ class Solver:
 
         async def one(sample: int, first: SharedFirstRound | None) -> None:
             tracer = Tracer(run=self.run_name, task=problem.task_id or problem.entry_point, sample=sample)
-            controller, state, records, best = await self._run(problem, tracer, first)
-            rounds = await self._sample_rounds(problem, records, controller)
-            if not rounds:  # nothing was ever submitted: judged as an empty completion
-                rounds = [SampleRound(round=0, action="none", completion="", visible_passed=None,
-                                      prompt_tokens=controller.prompt_tokens,
-                                      completion_tokens=controller.completion_tokens)]
-            await on_sample(SampleResult(task_id=problem.task_id or problem.entry_point, sample=sample,
-                                         rounds=rounds, stop_reason=state.get("stop_reason"), trace=tracer.events))
+            await on_sample(await self.run(problem, tracer, sample, first))
 
         await asyncio.gather(*(one(s, f) for s, f in zip(samples, firsts)))
 
     async def _shared_first_round(self, problem: Problem, samples: list[int]) -> list[SharedFirstRound]:
         per_sample = self.config.candidates
-        scratch = Controller(problem, self.llm, self.sandbox, self.config, Tracer(), self.family)
-        messages = [scratch.system(), scratch.task()]
-        temperature = max(self.config.temperature, self.config.search_temperature) if per_sample > 1 \
-            else self.config.temperature
-        started = time.monotonic()
-        reply = await scratch.ask(messages, "generate", 0, n=per_sample * len(samples), temperature=temperature)
-        seconds = time.monotonic() - started
-        candidates = scratch.candidates_from(reply)
+        ctx = self.context(problem, Tracer())
+        messages = [ctx.system(), ctx.task()]
+        started = asyncio.get_running_loop().time()
+        reply, _ = await ctx.ask(messages, "generate", 0, n=per_sample * len(samples),
+                                 temperature=ctx.sampling_temperature(per_sample > 1))
+        seconds = asyncio.get_running_loop().time() - started
+        candidates: list[Candidate] = ctx.candidates_from(reply)
         shares = apportion(reply.completion_tokens, [len(c.raw) + 1 for c in candidates])
         prompt_shares = apportion(reply.prompt_tokens, [1] * len(samples))
         out = []
         for index, sample in enumerate(samples):
             group = slice(index * per_sample, (index + 1) * per_sample)
-            out.append(SharedFirstRound(candidates=candidates[group], messages=messages,
-                                        prompt_tokens=prompt_shares[index],
-                                        completion_tokens=sum(shares[group]), seconds=seconds,
-                                        shared={"choices": len(candidates), "samples": samples,
-                                                "request_completion_tokens": reply.completion_tokens}))
+            out.append(SharedFirstRound(
+                candidates=candidates[group], messages=messages, seconds=seconds,
+                usage=Usage(prompt_tokens=prompt_shares[index], completion_tokens=sum(shares[group])),
+                shared={"choices": len(candidates), "samples": samples,
+                        "request_completion_tokens": reply.completion_tokens}))
         return out
-
-    async def _sample_rounds(self, problem: Problem, records: list[RoundRecord],
-                             controller: Controller) -> list[SampleRound]:
-        """The sample's current candidate after each round, as the controller keeps it: a
-        round's candidate replaces the best so far unless it passes fewer feedback tests.
-        With its verdict on the visible tests (None without any)."""
-        visible_from_feedback = self.config.feedback == "visible"
-        tests = controller.feedback_tests if visible_from_feedback else (
-            problem.visible_tests or extract_visible_tests(problem.prompt, problem.entry_point))
-        cache: dict[str, bool] = {}
-        rounds = []
-        best: Candidate | None = None
-        for record in records:
-            chosen = record.chosen
-            kept = not replaces(best, chosen)
-            if not kept:
-                best = chosen
-            assert best is not None
-            visible: bool | None = None
-            if tests:
-                if visible_from_feedback and best.verdict is not None:
-                    visible = best.all_pass
-                else:
-                    if best.completion not in cache:
-                        job = controller.checks(best.completion, tests)
-                        cache[best.completion] = (await asyncio.to_thread(self.sandbox.run, job)).passed
-                    visible = cache[best.completion]
-            rounds.append(SampleRound(round=record.round, action=record.action, completion=best.completion,
-                                      kept_previous=kept, visible_passed=visible, feedback_passed=best.passed,
-                                      feedback_total=best.total, prompt_tokens=record.prompt_tokens,
-                                      completion_tokens=record.completion_tokens, seconds=round(record.seconds, 3)))
-        return rounds
-
-    async def _round_verdicts(self, problem: Problem, records: list[RoundRecord]) -> list[RoundVerdict]:
-        """Each round's chosen candidate, with its hidden verdict when the problem has one."""
-        hidden: list[bool | None] = [None] * len(records)
-        if problem.test is not None and records:
-            runs = [asyncio.to_thread(self.sandbox.run, hidden_job(problem, r.chosen.completion, self.config.timeout))
-                    for r in records]
-            hidden = [v.passed for v in await asyncio.gather(*runs)]
-        return [
-            RoundVerdict(round=r.round, action=r.action, candidates=len(r.candidates), feedback_passed=r.chosen.passed,
-                         feedback_total=r.chosen.total, error_kind=r.chosen.error_kind, hidden_passed=h,
-                         completion=r.chosen.completion, completion_tokens=r.completion_tokens,
-                         seconds=round(r.seconds, 3))
-            for r, h in zip(records, hidden)
-        ]
 
 
 def apportion(total: int, weights: list[int]) -> list[int]:

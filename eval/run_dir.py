@@ -13,6 +13,10 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from eval.records import RoundRecord
+
 ATTEMPTS = "attempts.jsonl"
 TRACE = "trace.jsonl"
 RUN = "run.json"
@@ -20,8 +24,44 @@ SESSIONS = "sessions.jsonl"
 SUMMARY = "summary.json"
 
 
+RUN_SCHEMA = 2  # 1: before the bench configuration held the solver's (no schema_version field)
+
+
 class RunDirError(ValueError):
     """The run directory cannot be used as asked; the message is one sentence."""
+
+
+class RunInfo(BaseModel):
+    """run.json: what decides the attempts (`experiment`, fixed for the run's life) and what
+    was recorded about its sessions."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = 1
+    experiment: dict[str, Any]
+    ks: list[int] = Field(default_factory=lambda: [1, 5, 10])
+    problems_total: int | None = None
+    dev_split: list[str] | None = Field(None, description="the tasks the agent was tuned on; absent in runs "
+                                                          "recorded before run.json named it")
+    command: str | None = None
+    machine: str | None = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The solver's settings (schema 1 also kept them at the top of `experiment`)."""
+        return {**self.experiment, **self.experiment.get("solver", {})}
+
+    @property
+    def n(self) -> int:
+        return int(self.experiment["n"])
+
+    @property
+    def rounds(self) -> int:
+        return int(self.settings["rounds"])
+
+    @property
+    def feedback(self) -> str:
+        return str(self.settings["feedback"])
 
 
 def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -52,10 +92,12 @@ class RunDir:
         (server, concurrency, revision, ...) is recorded but may change between sessions."""
         run_file = self.path / RUN
         if run_file.exists():
-            try:
-                old = json.loads(run_file.read_text(encoding="utf-8"))["experiment"]
-            except (ValueError, KeyError, OSError):
-                raise RunDirError(f"{run_file} is not a bench run.json; choose a new --out") from None
+            info = self.run_info()
+            if info.schema_version != RUN_SCHEMA:
+                raise RunDirError(f"{self.path} was recorded by another version of the agent (run.json schema "
+                                  f"{info.schema_version}, this one writes {RUN_SCHEMA}); `agent report` reads it, "
+                                  "but to run again choose a new --out")
+            old = info.experiment
             differences = config_differences(old, experiment)
             if differences:
                 raise RunDirError(f"{self.path} holds a run with another configuration ({'; '.join(differences)}); "
@@ -64,43 +106,49 @@ class RunDir:
         if self.path.exists() and any(self.path.iterdir()):
             raise RunDirError(f"{self.path} exists, is not empty and holds no run.json; choose a new --out")
         self.path.mkdir(parents=True, exist_ok=True)
-        _write_atomic(run_file, json.dumps({"experiment": experiment, **extra}, indent=2) + "\n")
+        info = RunInfo(schema_version=RUN_SCHEMA, experiment=experiment, **extra)
+        _write_atomic(run_file, info.model_dump_json(indent=2, exclude_none=True) + "\n")
         return False
 
     def update_info(self, **fields: Any) -> None:
-        """Records what may change between sessions (never the experiment)."""
-        info = self.run_info()
-        info.update({k: v for k, v in fields.items() if k != "experiment"})
-        _write_atomic(self.path / RUN, json.dumps(info, indent=2) + "\n")
+        """Records what may change between sessions (never the experiment or the schema)."""
+        info = self.run_info().model_dump(exclude_none=True)
+        info.update({k: v for k, v in fields.items() if k not in ("experiment", "schema_version")})
+        _write_atomic(self.path / RUN, RunInfo(**info).model_dump_json(indent=2, exclude_none=True) + "\n")
 
-    def run_info(self) -> dict[str, Any]:
-        return json.loads((self.path / RUN).read_text(encoding="utf-8"))
+    def run_info(self) -> RunInfo:
+        """run.json, validated; one sentence when it is not a run.json this agent can read."""
+        path = self.path / RUN
+        try:
+            info = RunInfo.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            raise RunDirError(f"{path} is not a bench run.json; choose a new --out") from None
+        if info.schema_version > RUN_SCHEMA:
+            raise RunDirError(f"{path} has run.json schema {info.schema_version}, newer than this agent reads "
+                              f"({RUN_SCHEMA}); update the agent")
+        return info
 
     # ------------------------------------------------------------------ attempts
-    def load_attempts(self, repair: bool = True) -> list[dict[str, Any]]:
+    def load_attempts(self, repair: bool = True) -> list[RoundRecord]:
         """The lines of every complete sample, in file order. With `repair`, the files are
         rewritten without torn lines, incomplete samples and their trace events."""
         path = self.path / ATTEMPTS
         if not path.exists():
             return []
         raw = path.read_bytes()
-        lines: list[dict[str, Any]] = []
+        lines: list[RoundRecord] = []
         torn = False
         for chunk in raw.split(b"\n"):
             if not chunk.strip():
                 continue
             try:
-                line = json.loads(chunk)
-                if not isinstance(line, dict) or not {"task_id", "sample", "round"} <= line.keys():
-                    raise ValueError
-            except ValueError:
+                lines.append(RoundRecord.model_validate_json(chunk))
+            except ValidationError:
                 torn = True
-                continue
-            lines.append(line)
         kept = complete_lines(lines)
         if repair and (torn or len(kept) != len(lines) or (raw and not raw.endswith(b"\n"))):
-            _write_atomic(path, "".join(json.dumps(line) + "\n" for line in kept))
-            self._prune_trace({(line["task_id"], line["sample"]) for line in kept})
+            _write_atomic(path, "".join(line.model_dump_json() + "\n" for line in kept))
+            self._prune_trace({(line.task_id, line.sample) for line in kept})
         return kept
 
     def _prune_trace(self, finished: set[tuple[str, int]]) -> None:
@@ -117,10 +165,10 @@ class RunDir:
                 kept.append(json.dumps(event, default=str) + "\n")
         _write_atomic(path, "".join(kept))
 
-    def append_sample(self, lines: list[dict[str, Any]], trace: Iterable[dict[str, Any]]) -> None:
+    def append_sample(self, lines: list[RoundRecord], trace: Iterable[dict[str, Any]]) -> None:
         """Trace first, then the sample's attempts in one write, each made durable."""
         _append_durable(self.path / TRACE, "".join(json.dumps(e, default=str) + "\n" for e in trace))
-        _append_durable(self.path / ATTEMPTS, "".join(json.dumps(line) + "\n" for line in lines))
+        _append_durable(self.path / ATTEMPTS, "".join(line.model_dump_json() + "\n" for line in lines))
 
     def append_session(self, record: dict[str, Any]) -> None:
         _append_durable(self.path / SESSIONS, json.dumps(record) + "\n")
@@ -138,23 +186,23 @@ class RunDir:
         return out
 
 
-def complete_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def complete_lines(lines: list[RoundRecord]) -> list[RoundRecord]:
     """Lines of samples that hold rounds 0..last exactly once with the last marked final;
     the first complete copy of a sample wins."""
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, int], list[RoundRecord]] = {}
     for line in lines:
-        groups.setdefault((line["task_id"], line["sample"]), []).append(line)
+        groups.setdefault((line.task_id, line.sample), []).append(line)
     final_round: dict[tuple[str, int], int] = {}
     for key, group in groups.items():
-        finals = [line["round"] for line in group if line.get("final")]
-        rounds = {line["round"] for line in group}
+        finals = [line.round for line in group if line.final]
+        rounds = {line.round for line in group}
         if finals and all(r in rounds for r in range(finals[0] + 1)):
             final_round[key] = finals[0]
     kept, seen = [], set()
     for line in lines:
-        key = (line["task_id"], line["sample"])
-        marker = (key, line["round"])
-        if key in final_round and marker not in seen and line["round"] <= final_round[key]:
+        key = (line.task_id, line.sample)
+        marker = (key, line.round)
+        if key in final_round and marker not in seen and line.round <= final_round[key]:
             seen.add(marker)
             kept.append(line)
     return kept

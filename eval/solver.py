@@ -1,40 +1,15 @@
 """The seam between the bench and whatever solves problems: `eval` defines it, the CLI
-hands the agent in (so `eval` never imports `agent`)."""
+hands the agent in. `eval` imports from `agent` only the solver's configuration (plain
+data that the bench's configuration holds)."""
 
 from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Protocol
 
-from pydantic import BaseModel, Field
-
 from eval.problems import Problem
+from eval.records import RoundRecord, SampleResult
 
-
-class SampleRound(BaseModel):
-    """One round of one sample: the candidate the sample holds after that round (the best
-    so far, which may come from an earlier round), and what the round cost."""
-
-    round: int
-    action: str
-    completion: str = Field(description="the sample's current candidate: what follows the prompt in the program")
-    kept_previous: bool = Field(False, description="this round's candidate passed fewer feedback tests than the "
-                                                   "best so far, which the sample kept")
-    visible_passed: bool | None = Field(description="passes the visible tests; None without visible tests")
-    feedback_passed: int = 0
-    feedback_total: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    seconds: float = 0.0
-
-
-class SampleResult(BaseModel):
-    """One finished sample: every round it reached, why it stopped, and its trace."""
-
-    task_id: str
-    sample: int
-    rounds: list[SampleRound]
-    stop_reason: str | None = None
-    trace: list[dict[str, Any]] = Field(default_factory=list)
+__all__ = ["RoundRecord", "SampleResult", "Solver"]
 
 
 class Solver(Protocol):
@@ -49,5 +24,5 @@ class Solver(Protocol):
         ...
 
     def describe(self) -> dict[str, Any]:
-        """What to record in run.json: model, server, policy settings."""
+        """What decides the solver's answers (model, family, policy settings): run.json records it."""
         ...

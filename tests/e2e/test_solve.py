@@ -30,7 +30,7 @@ def test_solve_humaneval_problems(tmp_path, base_url, example):
     code, result, trace, stdout = run(tmp_path, EXAMPLES / example, "--base-url", base_url)
     assert code == (0 if result["solved"] else 1)
     assert result["judged_on"] == "hidden" and result["feedback"] == "visible" and not result["oracle"]
-    assert result["round_verdicts"][0]["round"] == 0 and "round 0" in stdout
+    assert result["rounds"][0]["round"] == 0 and "round 0" in stdout
     entry_point = json.loads((EXAMPLES / example).read_text())["entry_point"]
     assert stdout.count(f"def {entry_point}(") == 1, stdout  # the final code once, not the stub and then the code
     assert " 1 rounds" not in stdout and " 1 tokens" not in stdout
@@ -41,19 +41,28 @@ def test_solve_humaneval_problems(tmp_path, base_url, example):
 
 def test_repair_example_runs_a_repair_round_with_the_failing_call(tmp_path, base_url):
     code, result, trace, _ = run(tmp_path, EXAMPLES / "repair_median.json", "--base-url", base_url, "--rounds", "2")
-    first = result["round_verdicts"][0]
+    first = result["rounds"][0]
     assert first["action"] == "given" and first["feedback_passed"] < first["feedback_total"]
-    assert len(result["round_verdicts"]) >= 2, "a repair round must run after the failing given code"
+    assert len(result["rounds"]) >= 2, "a repair round must run after the failing given code"
     repair_request = next(e for e in trace if e["kind"] == "llm")
     told = repair_request["messages"][-1]["content"]
     assert "called median([4, 1, 3, 2])" in told and "expected 2.5" in told and "got 3" in told
 
 
 def test_react_policy(tmp_path, base_url):
+    """Each step is a round: the model's tool call ran, and what it answered was the next
+    request's last message."""
     code, result, trace, _ = run(tmp_path, EXAMPLES / "humaneval_4.json", "--base-url", base_url,
                                  "--policy", "react", "--rounds", "2")
-    assert result["policy"] == "react"
-    assert any(e["kind"] == "tool" and e["node"] == "tool" or e["node"] == "act" for e in trace)
+    assert result["policy"] == "react" and all(r["action"] == "react" for r in result["rounds"])
+    assert len(result["rounds"]) >= 1 and all(r["observation"] for r in result["rounds"])
+    requests = [e for e in trace if e["kind"] == "llm" and e["node"] == "act"]
+    assert len(requests) == len(result["rounds"])
+    for step, following in zip(result["rounds"], requests[1:]):
+        assert following["messages"][-1]["content"].endswith(step["observation"])
+    tools = [e for e in trace if e["node"] == "tool" and e.get("tool") in ("run_tests", "run_python", "submit")
+             and not e.get("error")]
+    assert tools, "no tool call of the model ran"
 
 
 def test_solve_without_base_url_reuses_the_default_server(tmp_path, base_url):

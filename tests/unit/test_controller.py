@@ -8,7 +8,8 @@ import json
 import pytest
 
 from agent.config import SolverConfig
-from agent.graph import Controller, build_graph, parse_text_action
+from agent.graph import build_graph
+from agent.react import parse_text_action
 from agent.llm.client import Choice, Completion, ToolCall
 from agent.solver import Solver
 from agent.trace import Tracer
@@ -54,7 +55,7 @@ def solve(sandbox, script, problem=None, **config):
 
 def test_pass_at_round_zero(sandbox):
     result, llm, tracer = solve(sandbox, [[GOOD]])
-    assert result.solved and result.rounds == 1 and len(llm.requests) == 1
+    assert result.solved and len(result.rounds) == 1 and len(llm.requests) == 1
     assert result.stop_reason == "tests pass"
     llm_events = [e for e in tracer.events if e["kind"] == "llm"]
     assert llm_events[0]["messages"][-1]["content"].startswith("Complete the following Python function")
@@ -63,8 +64,8 @@ def test_pass_at_round_zero(sandbox):
 
 def test_fail_then_fix_shows_the_model_the_failing_call(sandbox):
     result, llm, _ = solve(sandbox, [[BAD], [GOOD]])
-    assert result.solved and [r.feedback_passed for r in result.round_verdicts] == [1, 2]
-    assert [r.hidden_passed for r in result.round_verdicts] == [False, True]
+    assert result.solved and [r.feedback_passed for r in result.rounds] == [1, 2]
+    assert [r.hidden_passed for r in result.rounds] == [False, True]
     repair = llm.requests[1]["messages"][-1]["content"]
     assert "called median([4, 1, 2, 3])" in repair and "expected 2.5" in repair and "got 3" in repair
     assert llm.requests[1]["messages"][-2]["content"] == BAD
@@ -89,12 +90,12 @@ def test_token_budget(sandbox):
 
 def test_malformed_output_is_a_failure_not_a_crash(sandbox):
     result, _, _ = solve(sandbox, [["I cannot help with that."], ["```python\ndef median(xs:\n```"], [GOOD]])
-    assert result.solved and result.round_verdicts[0].error_kind in ("syntax", "name", "exception")
+    assert result.solved and result.rounds[0].feedback_error in ("syntax", "name", "exception")
 
 
 def test_candidates_are_chosen_by_the_tests(sandbox):
     result, llm, tracer = solve(sandbox, [[BAD, BAD_TOO, GOOD]], candidates=3)
-    assert result.solved and result.rounds == 1 and llm.requests[0]["n"] == 3
+    assert result.solved and len(result.rounds) == 1 and llm.requests[0]["n"] == 3
     assert llm.requests[0]["temperature"] > 0
     evaluated = next(e for e in tracer.events if e["node"] == "evaluate" and e["kind"] == "verdict")
     assert [c["passed"] for c in evaluated["candidates"]] == [1, 0, 2] and evaluated["best"] == 2
@@ -103,7 +104,7 @@ def test_candidates_are_chosen_by_the_tests(sandbox):
 def test_given_code_is_round_zero_without_a_model_call(sandbox):
     problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, code="def median(xs):\n    return xs[0]\n")
     result, llm, _ = solve(sandbox, [[GOOD]], problem=problem)
-    assert result.solved and result.round_verdicts[0].action == "given" and len(llm.requests) == 1
+    assert result.solved and result.rounds[0].action == "given" and len(llm.requests) == 1
 
 
 def test_react_tool_call_with_bad_arguments_is_an_observation(sandbox):
@@ -130,20 +131,19 @@ def test_react_text_protocol(sandbox):
 
 def test_graph_shapes():
     def shape(policy):
-        controller = Controller.__new__(Controller)
-        controller.config = SolverConfig(policy=policy)
-        drawable = build_graph(controller, policy).get_graph()
+        drawable = build_graph(policy).get_graph()
         return sorted(drawable.nodes), sorted((e.source, e.target, e.conditional) for e in drawable.edges)
 
     assert shape("repair") == (
-        ["__end__", "__start__", "evaluate", "feedback", "finish", "generate"],
-        [("__start__", "generate", False), ("evaluate", "feedback", True), ("evaluate", "finish", True),
+        ["__end__", "__start__", "evaluate", "feedback", "finish", "generate", "prepare"],
+        [("__start__", "prepare", False), ("evaluate", "feedback", True), ("evaluate", "finish", True),
          ("feedback", "finish", True), ("feedback", "generate", True), ("finish", "__end__", False),
-         ("generate", "evaluate", False)],
+         ("generate", "evaluate", False), ("prepare", "generate", False)],
     )
     assert shape("react") == (
-        ["__end__", "__start__", "act", "finish"],
-        [("__start__", "act", False), ("act", "act", True), ("act", "finish", True), ("finish", "__end__", False)],
+        ["__end__", "__start__", "act", "finish", "prepare"],
+        [("__start__", "prepare", False), ("act", "act", True), ("act", "finish", True), ("finish", "__end__", False),
+         ("prepare", "act", False)],
     )
 
 
@@ -210,7 +210,8 @@ def test_repair_shows_the_best_so_far_never_a_worse_newcomer(sandbox):
     """BAD passes one example; BAD_TOO, written in the repair round, passes none: the
     next repair prompt still shows BAD and its failure, and BAD_TOO never reaches it."""
     result, llm, _ = solve(sandbox, [[BAD], [BAD_TOO], [GOOD]], rounds=3)
-    assert result.solved and [r.feedback_passed for r in result.round_verdicts] == [1, 0, 2]  # each round's own
+    assert result.solved and [r.feedback_passed for r in result.rounds] == [1, 1, 2]  # the best so far
+    assert [r.kept_previous for r in result.rounds] == [False, True, False]
     third = llm.requests[2]["messages"]
     assert third[-2]["content"] == BAD and "return xs[0]" not in json.dumps(third)
     assert "expected 2.5" in third[-1]["content"] and "got 3" in third[-1]["content"]
@@ -227,3 +228,79 @@ def test_each_family_takes_only_what_differs(sandbox, family, system_start, extr
     assert request["messages"][0]["content"].startswith(system_start)
     assert request["messages"][-1]["content"].startswith("Complete the following Python function")
     assert request.get("extra_body") == extra
+
+
+def test_react_records_each_step_as_a_round(sandbox):
+    """A react run is its steps: which tool, what the model saw, the best so far after each."""
+    code = GOOD.strip("`").removeprefix("python\n")
+    script = [[ToolCall(name="run_python", arguments={"code": "print(1 + 1)"})],
+              [ToolCall(name="run_tests", arguments={"code": BAD.strip("`").removeprefix("python\n")})],
+              [ToolCall(name="run_tests", arguments={"code": code})],
+              [ToolCall(name="submit", arguments={"code": code})]]
+    result, llm, _ = solve(sandbox, script, policy="react", rounds=5)
+    assert result.solved and [r.tool for r in result.rounds] == ["run_python", "run_tests", "run_tests", "submit"]
+    assert [r.round for r in result.rounds] == [0, 1, 2, 3] and all(r.action == "react" for r in result.rounds)
+    assert result.rounds[0].observation == "2\n" and result.rounds[0].completion == ""
+    assert "expected 2.5" in result.rounds[1].observation and result.rounds[1].feedback_passed == 1
+    assert result.rounds[2].observation.startswith("all tests pass") and result.rounds[2].visible_passed
+    assert [r.hidden_passed for r in result.rounds] == [False, False, True, True]
+    assert sum(r.completion_tokens for r in result.rounds) == result.usage.completion_tokens == 40
+    assert llm.requests[1]["messages"][-1]["content"] == "2\n"  # the observation reached the model
+
+
+def test_self_feedback_asks_the_model_in_prepare_and_counts_its_tokens(sandbox):
+    asserts = "```python\nassert median([3, 1, 2]) == 2\nassert median([4, 1, 2, 3]) == 2.5\n```"
+    result, llm, tracer = solve(sandbox, [[asserts], [BAD], [GOOD]], feedback="self")
+    assert result.solved and len(llm.requests) == 3
+    prepare = [e for e in tracer.events if e["node"] == "prepare"]
+    assert prepare[0]["kind"] == "llm" and prepare[-1]["tests"] == ["assert median([3, 1, 2]) == 2",
+                                                                    "assert median([4, 1, 2, 3]) == 2.5"]
+    assert result.rounds[0].completion_tokens == 20, "the test-writing request is paid for in round 0"
+    assert result.usage.completion_tokens == 30
+
+
+def test_one_compiled_graph_serves_concurrent_problems(sandbox, monkeypatch):
+    """The graph is compiled once per solver; each run gets its own problem as context."""
+    import agent.solver
+
+    built = []
+    original = agent.solver.build_graph
+    monkeypatch.setattr(agent.solver, "build_graph", lambda policy: built.append(policy) or original(policy))
+    other = Problem(prompt='def double(x: int) -> int:\n    """Twice x.\n    >>> double(2)\n    4\n    """\n',
+                    entry_point="double", test="def check(c):\n    assert c(3) == 6\n", task_id="double")
+    llm = FakeLLM([[GOOD], ["```python\ndef double(x):\n    return 2 * x\n```"]])
+    solver = Solver(llm, sandbox, SolverConfig(), "qwen2.5-coder")
+    median = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")
+
+    async def both():
+        return await asyncio.gather(solver.solve(median, Tracer(task="median")), solver.solve(other, Tracer(task="d")))
+
+    first, second = asyncio.run(both())
+    assert built == ["repair"] and first.solved and second.solved
+    assert first.task_id == "median" and second.rounds[0].task_id == "double"
+
+
+def test_nodes_return_updates_and_never_change_their_input(sandbox):
+    from langgraph.runtime import Runtime
+
+    from agent.context import RunContext
+    from agent.graph import evaluate, feedback
+    from agent.state import Candidate, Draft, Usage
+
+    problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")
+    runtime = Runtime(context=RunContext(problem=problem, llm=FakeLLM([]), sandbox=sandbox, config=SolverConfig(),
+                                         tracer=Tracer(), family="qwen2.5-coder"))
+    tests = ["assert median([3, 1, 2]) == 2", "assert median([4, 1, 2, 3]) == 2.5"]
+    bad = Candidate(completion="\n    return sorted(xs)[len(xs) // 2]\n", raw=BAD)
+    state = {"round": 0, "feedback_tests": tests, "visible_tests": tests, "rounds": [], "tried": [],
+             "usage": Usage(completion_tokens=10), "draft": Draft(round=0, action="generate", candidates=[bad])}
+    before = json.dumps(state, default=lambda o: o.model_dump(mode="json"))
+    update = asyncio.run(evaluate(state, runtime))
+    assert json.dumps(state, default=lambda o: o.model_dump(mode="json")) == before
+    assert bad.verdict is None and update["best"].passed == 1 and update["rounds"][0].completion_tokens == 10
+    state = {**state, **{k: v for k, v in update.items() if k not in ("rounds", "tried", "visible")},
+             "rounds": update["rounds"], "tried": update["tried"]}
+    before = json.dumps(state, default=lambda o: o.model_dump(mode="json"))
+    update = asyncio.run(feedback(state, runtime))
+    assert json.dumps(state, default=lambda o: o.model_dump(mode="json")) == before
+    assert update["round"] == 1 and "expected 2.5" in update["messages"][-1]["content"]

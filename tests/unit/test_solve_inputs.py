@@ -58,3 +58,30 @@ def test_unreachable_server_is_one_sentence_and_exit_2(tmp_path):
 def test_every_solver_flag_reaches_the_configuration(tmp_path, options, message):
     code, output, _ = solve(str(EXAMPLES / "is_even.json"), "--out", str(tmp_path), *options)
     assert code == 2 and message in output and "Traceback" not in output
+
+
+def test_solve_in_process_with_a_scripted_model(tmp_path):
+    """The CLI's wiring end to end in one process: problem file, client, controller, the real
+    bubblewrap sandbox, result.json, trace and the printed report."""
+    from tests.unit.scripted_server import ScriptedServer
+
+    bad = "```python\ndef median(xs):\n    return sorted(xs)[len(xs) // 2]\n```"
+    good = ("```python\ndef median(xs):\n    s = sorted(xs)\n    n = len(s)\n"
+            "    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2\n```")
+    problem = tmp_path / "median.json"
+    problem.write_text(json.dumps({
+        "task_id": "demo/median", "entry_point": "median",
+        "prompt": 'def median(xs: list) -> float:\n    """Median of xs.\n    >>> median([3, 1, 2])\n    2\n'
+                  '    >>> median([4, 1, 2, 3])\n    2.5\n    """\n',
+        "test": "def check(candidate):\n    assert candidate([3, 1, 2]) == 2\n    assert candidate([5, 1, 2, 3]) == 2.5\n"}))
+    with ScriptedServer([bad, good]) as server:
+        code, output, _ = solve(str(problem), "--base-url", server.base_url, "--sandbox", "process",
+                                "--out", str(tmp_path / "out"), "--rounds", "2")
+    assert code == 0, output
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["solved"] and [r["hidden_passed"] for r in result["rounds"]] == [False, True]
+    assert [r["action"] for r in result["rounds"]] == ["generate", "repair"]
+    assert "expected 2.5" in server.requests[1]["messages"][-1]["content"]
+    assert "SOLVED" in output and "2 rounds, 20 tokens" in output and output.count("def median(") == 1
+    trace = [json.loads(line) for line in (tmp_path / "out" / "trace.jsonl").read_text().splitlines()]
+    assert [e["node"] for e in trace if e["kind"] == "llm"] == ["generate", "generate"]

@@ -1,0 +1,153 @@
+"""What a run of the graph is given and never changes: the problem, the model, the sandbox,
+the tracer and the configuration (LangGraph's run-time context), and the helpers the
+nodes share to use them. Nothing here holds state: that lives in `AgentState`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+import prompts
+from agent.config import SolverConfig
+from agent.extract import extract_completion
+from agent.llm.client import Completion
+from agent.state import Candidate, Usage
+from agent.trace import Tracer
+from eval.problems import Problem, harness_imports, hidden_job, trusted_prelude
+from eval.records import RoundRecord
+from sandbox.sandbox import Sandbox
+from sandbox.verdict import Job, Verdict
+from tools.calls import checks_job
+
+
+class LLM(Protocol):
+    async def chat(self, messages: list[dict[str, Any]], **options: Any) -> Completion: ...
+
+
+class SharedFirstRound(BaseModel):
+    """This sample's share of one round-0 request made for several samples at once
+    (`n` choices, one prompt, prefix cached); tokens are apportioned by reply length."""
+
+    candidates: list[Candidate]
+    messages: list[dict[str, Any]]
+    usage: Usage
+    seconds: float
+    shared: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    problem: Problem
+    llm: LLM
+    sandbox: Sandbox
+    config: SolverConfig
+    tracer: Tracer
+    family: str
+    sample: int = 0
+    first: SharedFirstRound | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @cached_property
+    def prelude(self) -> str:
+        return trusted_prelude(self.problem.prompt)
+
+    @cached_property
+    def setup(self) -> str:
+        return harness_imports(self.problem.test) if self.problem.test else ""
+
+    @property
+    def task_id(self) -> str:
+        return self.problem.task_id or self.problem.entry_point
+
+    # ------------------------------------------------------------------ the model
+    def system(self) -> dict[str, str]:
+        return {"role": "system", "content": prompts.render(self.family, "system")}
+
+    def task(self) -> dict[str, str]:
+        return {"role": "user", "content": prompts.render(self.family, "generate", prompt=self.problem.prompt)}
+
+    async def ask(self, messages: list[dict[str, Any]], node: str, round_: int, **options: Any
+                  ) -> tuple[Completion, Usage]:
+        """One model request, traced in full (messages, replies, tool calls, tokens)."""
+        for key, value in prompts.request_options(self.family).items():
+            options.setdefault(key, value)
+        started = time.monotonic()
+        reply = await self.llm.chat(messages, max_tokens=self.config.max_tokens, site=node, **options)
+        self.tracer.event(node, "llm", round_, time.monotonic() - started, messages=messages,
+                          replies=[c.text for c in reply.choices],
+                          tool_calls=[[t.model_dump() for t in c.tool_calls] for c in reply.choices],
+                          tokens={"prompt": reply.prompt_tokens, "completion": reply.completion_tokens},
+                          options={k: v for k, v in options.items() if k != "tools"})
+        return reply, Usage(prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
+
+    def candidates_from(self, reply: Completion) -> list[Candidate]:
+        return [Candidate(completion=extract_completion(c.text, self.problem.prompt, self.problem.entry_point),
+                          raw=c.text) for c in reply.choices]
+
+    def sampling_temperature(self, searching: bool) -> float:
+        """The configured temperature, raised to the search temperature when drawing several
+        candidates or sampling afresh (greedy decoding would repeat itself)."""
+        return max(self.config.temperature, self.config.search_temperature) if searching else self.config.temperature
+
+    # ------------------------------------------------------------------ budgets
+    def over_budget(self, usage: Usage, round_: int) -> str | None:
+        if self.config.token_budget is not None and usage.completion_tokens >= self.config.token_budget:
+            return "token budget spent"
+        if self.config.time_budget is not None and time.monotonic() - self.started >= self.config.time_budget:
+            return "time budget spent"
+        if round_ >= self.config.rounds:
+            return "rounds spent"
+        return None
+
+    # ------------------------------------------------------------------ the sandbox
+    def checks(self, completion: str, tests: list[str]) -> Job:
+        """The sandbox job that runs `tests` (assert statements) against `completion`."""
+        return checks_job(self.problem.prompt, self.problem.entry_point, completion, tests, self.prelude,
+                          self.config.timeout, self.setup)
+
+    async def judge(self, completion: str, tests: list[str], round_: int, node: str = "evaluate") -> Verdict | None:
+        """The candidate's verdict on the feedback tests (None without any)."""
+        if not tests:
+            return None
+        oracle = self.config.feedback == "hidden"
+        job = hidden_job(self.problem, completion, self.config.timeout) if oracle else self.checks(completion, tests)
+        started = time.monotonic()
+        verdict = await asyncio.to_thread(self.sandbox.run, job)
+        self.tracer.event(node, "sandbox", round_, time.monotonic() - started, feedback=self.config.feedback,
+                          oracle=oracle, passed=verdict.tests_passed, total=len(verdict.tests),
+                          verdict=verdict.result,
+                          kind_of_error=(verdict.first_failure.kind if verdict.first_failure else "passed"))
+        return verdict
+
+    async def passes_visible(self, completion: str, tests: list[str], known: dict[str, bool]) -> bool | None:
+        """Whether `completion` passes the docstring's examples (None without any)."""
+        if not tests:
+            return None
+        if completion not in known:
+            verdict = await asyncio.to_thread(self.sandbox.run, self.checks(completion, tests))
+            return verdict.passed
+        return known[completion]
+
+    # ------------------------------------------------------------------ records
+    def record(self, round_: int, action: str, best: Candidate | None, kept_previous: bool, usage: Usage,
+               seconds: float, candidates: int, visible: bool | None, **extra: Any) -> RoundRecord:
+        return RoundRecord(
+            task_id=self.task_id, sample=self.sample, round=round_, action=action, candidates=candidates,
+            completion=best.completion if best else "", kept_previous=kept_previous, visible_passed=visible,
+            feedback_passed=best.passed if best else 0, feedback_total=best.total if best else 0,
+            feedback_error=best.error_kind if best else None, prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens, seconds=round(seconds, 3), **extra)
+
+
+def unrecorded(state: dict[str, Any]) -> Usage:
+    """Tokens spent since the last round record (a round's record carries everything spent
+    for it, the `self` mode's test writing included, so the rounds add up to the total)."""
+    total = state.get("usage") or Usage()
+    rounds = state.get("rounds") or []
+    return Usage(prompt_tokens=total.prompt_tokens - sum(r.prompt_tokens for r in rounds),
+                 completion_tokens=total.completion_tokens - sum(r.completion_tokens for r in rounds))

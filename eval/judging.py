@@ -1,0 +1,29 @@
+"""The hidden-test verdict of each round a sample reached, shared by the bench and `agent solve`."""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from eval.problems import Problem, hidden_job
+from eval.records import RoundRecord, SampleResult
+from sandbox.verdict import Job, Verdict
+
+
+async def judge_rounds(problem: Problem, result: SampleResult, run: Callable[[Job], Awaitable[Verdict]],
+                       timeout: float) -> list[RoundRecord]:
+    """`result`'s rounds with the program, their hidden verdict (each distinct completion
+    judged once), the last one marked final and carrying the stop reason."""
+    verdicts: dict[str, Verdict] = {}
+    for record in result.rounds:
+        if record.completion not in verdicts:
+            verdicts[record.completion] = await run(hidden_job(problem, record.completion, timeout))
+    last = len(result.rounds) - 1
+    judged = []
+    for index, record in enumerate(result.rounds):
+        verdict = verdicts[record.completion]
+        failure = verdict.first_failure
+        judged.append(record.model_copy(update={
+            "code": problem.prompt + record.completion, "hidden_passed": verdict.passed,
+            "hidden_result": verdict.result, "error_kind": failure.kind if failure else "passed",
+            "final": index == last, "stop_reason": result.stop_reason if index == last else None}))
+    return judged
