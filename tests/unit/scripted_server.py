@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class ScriptedServer:
-    def __init__(self, replies: list[str], model: str = "scripted") -> None:
-        self.replies, self.model, self.requests = list(replies), model, []
+    def __init__(self, replies: list[str], model: str = "scripted", default: str = "no more script") -> None:
+        self.replies, self.model, self.requests, self.default = list(replies), model, [], default
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,7 +31,7 @@ class ScriptedServer:
             def do_POST(self):
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(request)
-                text = server.replies.pop(0) if server.replies else "no more script"
+                text = server.replies.pop(0) if server.replies else server.default
                 choices = [{"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                            for i in range(request.get("n", 1))]
                 self._send({"id": "x", "object": "chat.completion", "created": 0, "model": server.model,

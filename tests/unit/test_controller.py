@@ -99,6 +99,11 @@ def test_candidates_are_chosen_by_the_tests(sandbox):
     assert llm.requests[0]["temperature"] > 0
     evaluated = next(e for e in tracer.events if e["node"] == "evaluate" and e["kind"] == "verdict")
     assert [c["passed"] for c in evaluated["candidates"]] == [1, 0, 2] and evaluated["best"] == 2
+    # the trace's contract: every candidate's completion with passed/total, every request in full
+    assert all(c["total"] == 2 and c["completion"] for c in evaluated["candidates"])
+    assert "(s[n // 2 - 1] + s[n // 2]) / 2" in evaluated["candidates"][2]["completion"]
+    (request,) = [e for e in tracer.events if e["kind"] == "llm"]
+    assert request["messages"] == llm.requests[0]["messages"] and request["replies"] == [BAD, BAD_TOO, GOOD]
 
 
 def test_given_code_is_round_zero_without_a_model_call(sandbox):

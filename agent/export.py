@@ -1,0 +1,243 @@
+"""A bench run's trajectories as training data (`agent export`), in the chat format most
+trainers read: one JSON object per line. The schema is the models below (README's
+"Training data" section describes it); every line loads with them in strict mode.
+
+`sft`: each sample whose answer passes (by the chosen verifier) gives the conversation
+that produced it: the request of the round that wrote the answer (the task, and for a
+repair round the code it was shown and the feedback) and the model's reply.
+`preference`: pairs for one prompt of a passing and a failing reply: replies of different
+samples to the same request, and repairs (the task, the reply that failed first and the
+reply that passed in the end).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.extract import normalized
+from eval.records import RoundRecord
+from eval.report import dev_split_of
+from eval.run_dir import ATTEMPTS, TRACE, RunDir
+
+Format = Literal["sft", "preference"]
+Verifier = Literal["hidden", "visible"]
+Split = Literal["all", "dev", "held-out"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FunctionCall(Strict):
+    name: str
+    arguments: str
+
+
+class ToolCall(Strict):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class Message(Strict):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+
+
+class Provenance(Strict):
+    run: str
+    task_id: str
+    sample: int
+    round: int = Field(description="the round whose reply is the answer (sft) or the chosen reply (preference)")
+    verified_by: Verifier = Field(description="hidden: the benchmark's own tests judged the answer; visible: the "
+                                              "docstring's examples")
+    source: Literal["answer", "same_prompt", "repair"]
+
+
+class SFTExample(Strict):
+    messages: list[Message]
+    metadata: Provenance
+
+
+class PreferenceExample(Strict):
+    prompt: list[Message]
+    chosen: list[Message]
+    rejected: list[Message]
+    metadata: Provenance
+
+
+class ExportOptions(BaseModel):
+    format: Format = "sft"
+    verified_by: Verifier = "hidden"
+    min_round: int = Field(0, ge=0, description="sft: only answers written in this round or later")
+    split: Split = "all"
+    dedupe: bool = True
+
+
+class ExportSummary(BaseModel):
+    runs: int = 0
+    samples: int = 0
+    examples: int = 0
+    duplicates_dropped: int = 0
+    characters: int = 0
+
+    @property
+    def approximate_tokens(self) -> int:
+        return self.characters // 4
+
+
+class Turn(BaseModel):
+    """One round's request and the reply whose code the sample kept from it."""
+
+    record: RoundRecord
+    messages: list[Message]
+    reply: Message
+
+
+class ExportError(ValueError):
+    """A run cannot be exported as asked; one sentence."""
+
+
+def export_runs(run_dirs: Iterable[Path], options: ExportOptions, out: Path) -> ExportSummary:
+    summary = ExportSummary()
+    seen: set[tuple[str, ...]] = set()
+    lines: list[str] = []
+    for run_dir in run_dirs:
+        summary.runs += 1
+        for example, key in _examples(Path(run_dir), options, summary):
+            if options.dedupe and key in seen:
+                summary.duplicates_dropped += 1
+                continue
+            seen.add(key)
+            text = example.model_dump_json(exclude_none=True)
+            summary.examples += 1
+            summary.characters += len(text)
+            lines.append(text + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(lines), encoding="utf-8")
+    return summary
+
+
+def _examples(run_dir: Path, options: ExportOptions, summary: ExportSummary):
+    info = RunDir(run_dir).run_info()
+    if not (run_dir / ATTEMPTS).is_file() or not (run_dir / TRACE).is_file():
+        raise ExportError(f"{run_dir} has no {ATTEMPTS} and {TRACE} to export")
+    split = set(dev_split_of(info) or [])
+    if options.split != "all" and not split:
+        raise ExportError(f"{run_dir} declares no development split; export it with --split all")
+    samples = _samples(run_dir)
+    for (task, sample), turns in samples.items():
+        if options.split == "dev" and task not in split or options.split == "held-out" and task in split:
+            continue
+        summary.samples += 1
+        records = turns["records"]
+        final = records[-1]
+        verified = _verdict(final, options.verified_by)
+        kept = {t.record.round: t for t in turns["turns"]}
+        if options.format == "sft":
+            producing = _producing_round(records)
+            turn = kept.get(producing)
+            if verified and turn is not None and producing >= options.min_round:
+                yield (SFTExample(messages=[*turn.messages, turn.reply],
+                                  metadata=_provenance(run_dir, final, producing, options, "answer")),
+                       (task, normalized(final.completion)))
+        else:
+            first = kept.get(0)
+            producing = _producing_round(records)
+            turn = kept.get(producing)
+            if verified and first is not None and turn is not None and producing > 0 and \
+                    _verdict(records[0], options.verified_by) is False:
+                yield (PreferenceExample(prompt=first.messages, chosen=[turn.reply], rejected=[first.reply],
+                                         metadata=_provenance(run_dir, final, producing, options, "repair")),
+                       (task, normalized(final.completion), normalized(records[0].completion)))
+    if options.format == "preference":
+        yield from _same_prompt_pairs(run_dir, samples, options, split)
+
+
+def _same_prompt_pairs(run_dir: Path, samples: dict, options: ExportOptions, split: set[str]):
+    by_prompt: dict[tuple[str, str], dict[bool, list[Turn]]] = defaultdict(lambda: {True: [], False: []})
+    for (task, _), turns in samples.items():
+        if options.split == "dev" and task not in split or options.split == "held-out" and task in split:
+            continue
+        for turn in turns["turns"]:
+            verdict = _verdict(turn.record, options.verified_by)
+            if verdict is not None:
+                key = (task, json.dumps([m.model_dump() for m in turn.messages], sort_keys=True))
+                by_prompt[key][verdict].append(turn)
+    for (task, _), groups in by_prompt.items():
+        for good, bad in zip(groups[True], groups[False]):
+            yield (PreferenceExample(prompt=good.messages, chosen=[good.reply], rejected=[bad.reply],
+                                     metadata=_provenance(run_dir, good.record, good.record.round, options,
+                                                          "same_prompt")),
+                   (task, normalized(good.record.completion), normalized(bad.record.completion)))
+
+
+def _verdict(record: RoundRecord, verifier: Verifier) -> bool | None:
+    return record.hidden_passed if verifier == "hidden" else record.visible_passed
+
+
+def _producing_round(records: list[RoundRecord]) -> int:
+    """The round whose own candidate is the sample's final answer."""
+    final = records[-1].completion
+    return max(r.round for r in records if not r.kept_previous and r.completion == final)
+
+
+def _provenance(run_dir: Path, record: RoundRecord, round_: int, options: ExportOptions, source: str) -> Provenance:
+    return Provenance(run=run_dir.name, task_id=record.task_id, sample=record.sample, round=round_,
+                      verified_by=options.verified_by, source=source)  # type: ignore[arg-type]
+
+
+def _samples(run_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per (task, sample): its round records and, for each round whose reply the sample
+    kept, the request and that reply, from the trace."""
+    records = RunDir(run_dir).load_attempts(repair=False)
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for record in records:
+        out.setdefault((record.task_id, record.sample), {"records": [], "turns": []})["records"].append(record)
+    requests: dict[tuple[str, int, int], dict[str, Any]] = {}
+    chosen: dict[tuple[str, int, int], int] = {}
+    for line in (run_dir / TRACE).read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        key = (event.get("task"), event.get("sample"), event.get("round"))
+        if event.get("kind") == "llm" and event.get("node") in ("generate", "act"):
+            requests.setdefault(key, event)
+        elif event.get("kind") == "verdict" and event.get("node") == "evaluate":
+            chosen[key] = int(event.get("best", 0))
+    for (task, sample), entry in out.items():
+        for record in entry["records"]:
+            event = requests.get((task, sample, record.round))
+            if record.kept_previous or event is None or not event.get("replies"):
+                continue
+            index = chosen.get((task, sample, record.round), 0)
+            entry["turns"].append(Turn(record=record, messages=[Message(**_message(m)) for m in event["messages"]],
+                                       reply=_reply(event, index)))
+    return out
+
+
+def _message(raw: dict[str, Any]) -> dict[str, Any]:
+    message = {k: raw.get(k) for k in ("role", "content", "tool_call_id") if raw.get(k) is not None}
+    if raw.get("tool_calls"):
+        message["tool_calls"] = [{"id": c["id"], "type": "function", "function": {
+            "name": c["function"]["name"], "arguments": c["function"]["arguments"]}} for c in raw["tool_calls"]]
+    return message
+
+
+def _reply(event: dict[str, Any], index: int) -> Message:
+    index = min(index, len(event["replies"]) - 1)
+    calls = (event.get("tool_calls") or [[]] * len(event["replies"]))[index]
+    if calls:
+        call = calls[0]
+        return Message(role="assistant", content=event["replies"][index] or None, tool_calls=[ToolCall(
+            id=call.get("id") or f"call{event['round']}",
+            function=FunctionCall(name=call["name"], arguments=json.dumps(call.get("arguments", {}))))])
+    return Message(role="assistant", content=event["replies"][index])

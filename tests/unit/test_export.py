@@ -1,0 +1,91 @@
+"""`agent export` on a run made in-process (the real Solver and bench with a scripted
+model, the real process sandbox): strict schema, filters, and no hidden test text."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from agent.config import SolverConfig
+from agent.export import ExportError, ExportOptions, PreferenceExample, SFTExample, export_runs
+from agent.solver import Solver
+from eval.bench import Bench, BenchConfig, experiment_of, load_dataset
+from eval.run_dir import RunDir
+from sandbox import SandboxConfig, open_sandbox
+from tests.unit.test_controller import BAD, GOOD, PROMPT, TEST, FakeLLM
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """Sample 0 passes at round 0; sample 1 fails its examples, then a repair passes."""
+    folder = tmp_path_factory.mktemp("export")
+    dataset = folder / "data.jsonl"
+    dataset.write_text(json.dumps({"task_id": "demo/median", "entry_point": "median", "prompt": PROMPT,
+                                   "test": TEST}) + "\n")
+    config = BenchConfig(dataset=str(dataset), n=2, ks=[1], solver=SolverConfig(temperature=0.8, rounds=2))
+    problems, digest = load_dataset(config)
+    with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
+        solver = Solver(FakeLLM([[GOOD, BAD], [GOOD]]), box, config.solver, "qwen2.5-coder", run_name="r")
+        directory = RunDir(folder / "run")
+        directory.prepare(experiment_of(config, digest, solver.describe()), {"ks": [1], "problems_total": 1})
+        asyncio.run(Bench(config, problems, solver, box, directory).run())
+    return directory.path
+
+
+def export(run_dir, tmp_path, **options):
+    target = tmp_path / "out.jsonl"
+    summary = export_runs([run_dir], ExportOptions(**options), target)
+    return summary, [json.loads(line) for line in target.read_text().splitlines()]
+
+
+def hidden_asserts() -> list[str]:
+    return [line.strip() for line in TEST.splitlines() if line.strip().startswith("assert")]
+
+
+def test_sft_holds_the_conversation_that_produced_each_passing_answer(run_dir, tmp_path):
+    summary, lines = export(run_dir, tmp_path, dedupe=False)
+    examples = [SFTExample.model_validate(line, strict=True) for line in lines]
+    assert summary.examples == 2 and summary.samples == 2
+    by_sample = {e.metadata.sample: e for e in examples}
+    first, repaired = by_sample[0], by_sample[1]
+    assert [m.role for m in first.messages] == ["system", "user", "assistant"] and first.messages[-1].content == GOOD
+    assert [m.role for m in repaired.messages] == ["system", "user", "assistant", "user", "assistant"]
+    assert repaired.messages[2].content == BAD and "expected 2.5" in repaired.messages[3].content
+    assert repaired.messages[-1].content == GOOD and repaired.metadata.round == 1
+    assert all(e.metadata.verified_by == "hidden" for e in examples)
+
+
+def test_filters_dedupe_and_min_round(run_dir, tmp_path):
+    summary, lines = export(run_dir, tmp_path)
+    assert summary.examples == 1 and summary.duplicates_dropped == 1  # the same code twice
+    _, lines = export(run_dir, tmp_path, min_round=1)
+    assert [line["metadata"]["round"] for line in lines] == [1]
+    with pytest.raises(ExportError, match="declares no development split"):
+        export(run_dir, tmp_path, split="dev")
+
+
+def test_preference_pairs_a_passing_and_a_failing_reply_to_one_prompt(run_dir, tmp_path):
+    summary, lines = export(run_dir, tmp_path, format="preference", dedupe=False)
+    pairs = [PreferenceExample.model_validate(line, strict=True) for line in lines]
+    assert sorted(p.metadata.source for p in pairs) == ["repair", "same_prompt"]
+    assert export(run_dir, tmp_path, format="preference")[0].examples == 1  # the two pairs read the same
+    for pair in pairs:
+        assert pair.chosen[0].content == GOOD and pair.rejected[0].content == BAD
+        assert [m.role for m in pair.prompt] == ["system", "user"]
+
+
+def test_a_strict_parser_refuses_what_the_schema_does_not_name(run_dir, tmp_path):
+    _, lines = export(run_dir, tmp_path)
+    with pytest.raises(ValueError):
+        SFTExample.model_validate({**lines[0], "extra": 1}, strict=True)
+
+
+@pytest.mark.parametrize("fmt", ["sft", "preference"])
+def test_no_hidden_test_text_reaches_the_messages_of_an_honest_run(run_dir, tmp_path, fmt):
+    _, lines = export(run_dir, tmp_path, format=fmt, dedupe=False)
+    text = json.dumps([line.get("messages", []) + line.get("prompt", []) + line.get("chosen", []) +
+                       line.get("rejected", []) for line in lines])
+    assert lines and "candidate(" not in text
+    assert not [a for a in hidden_asserts() if a in text]
