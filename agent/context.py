@@ -124,14 +124,17 @@ class RunContext:
                           kind_of_error=(verdict.first_failure.kind if verdict.first_failure else "passed"))
         return verdict
 
-    async def passes_visible(self, completion: str, tests: list[str], known: dict[str, bool]) -> bool | None:
-        """Whether `completion` passes the docstring's examples (None without any)."""
+    async def visible_verdict(self, best: Candidate, state: dict[str, Any]) -> bool | None:
+        """Whether the answer passes the docstring's examples (None without any): its feedback
+        verdict where those are the feedback tests, else one sandbox run per distinct answer."""
+        if self.config.feedback == "visible":
+            return best.all_pass if state.get("feedback_tests") else None
+        tests, known = state.get("visible_tests") or [], state.get("visible") or {}
         if not tests:
             return None
-        if completion not in known:
-            verdict = await asyncio.to_thread(self.sandbox.run, self.checks(completion, tests))
-            return verdict.passed
-        return known[completion]
+        if best.completion not in known:
+            return (await asyncio.to_thread(self.sandbox.run, self.checks(best.completion, tests))).passed
+        return known[best.completion]
 
     # ------------------------------------------------------------------ records
     def record(self, round_: int, action: str, best: Candidate | None, kept_previous: bool, usage: Usage,

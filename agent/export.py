@@ -132,40 +132,35 @@ def _examples(run_dir: Path, options: ExportOptions, summary: ExportSummary):
     split = set(dev_split_of(info) or [])
     if options.split != "all" and not split:
         raise ExportError(f"{run_dir} declares no development split; export it with --split all")
-    samples = _samples(run_dir)
+    samples = {key: value for key, value in _samples(run_dir).items() if _in_split(key[0], options.split, split)}
     for (task, sample), turns in samples.items():
-        if options.split == "dev" and task not in split or options.split == "held-out" and task in split:
-            continue
         summary.samples += 1
         records = turns["records"]
-        final = records[-1]
-        verified = _verdict(final, options.verified_by)
+        final, producing = records[-1], _producing_round(records)
         kept = {t.record.round: t for t in turns["turns"]}
-        if options.format == "sft":
-            producing = _producing_round(records)
-            turn = kept.get(producing)
-            if verified and turn is not None and producing >= options.min_round:
-                yield (SFTExample(messages=[*turn.messages, turn.reply],
-                                  metadata=_provenance(run_dir, final, producing, options, "answer")),
-                       (task, normalized(final.completion)))
-        else:
-            first = kept.get(0)
-            producing = _producing_round(records)
-            turn = kept.get(producing)
-            if verified and first is not None and turn is not None and producing > 0 and \
-                    _verdict(records[0], options.verified_by) is False:
-                yield (PreferenceExample(prompt=first.messages, chosen=[turn.reply], rejected=[first.reply],
-                                         metadata=_provenance(run_dir, final, producing, options, "repair")),
-                       (task, normalized(final.completion), normalized(records[0].completion)))
+        turn, first = kept.get(producing), kept.get(0)
+        if not _verdict(final, options.verified_by) or turn is None:
+            continue
+        if options.format == "sft" and producing >= options.min_round:
+            yield (SFTExample(messages=[*turn.messages, turn.reply],
+                              metadata=_provenance(run_dir, final, producing, options, "answer")),
+                   (task, normalized(final.completion)))
+        elif options.format == "preference" and first is not None and producing > 0 and \
+                _verdict(records[0], options.verified_by) is False:
+            yield (PreferenceExample(prompt=first.messages, chosen=[turn.reply], rejected=[first.reply],
+                                     metadata=_provenance(run_dir, final, producing, options, "repair")),
+                   (task, normalized(final.completion), normalized(records[0].completion)))
     if options.format == "preference":
-        yield from _same_prompt_pairs(run_dir, samples, options, split)
+        yield from _same_prompt_pairs(run_dir, samples, options)
 
 
-def _same_prompt_pairs(run_dir: Path, samples: dict, options: ExportOptions, split: set[str]):
+def _in_split(task: str, wanted: Split, dev: set[str]) -> bool:
+    return wanted == "all" or (task in dev) == (wanted == "dev")
+
+
+def _same_prompt_pairs(run_dir: Path, samples: dict, options: ExportOptions):
     by_prompt: dict[tuple[str, str], dict[bool, list[Turn]]] = defaultdict(lambda: {True: [], False: []})
     for (task, _), turns in samples.items():
-        if options.split == "dev" and task not in split or options.split == "held-out" and task in split:
-            continue
         for turn in turns["turns"]:
             verdict = _verdict(turn.record, options.verified_by)
             if verdict is not None:

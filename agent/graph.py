@@ -111,11 +111,7 @@ async def evaluate(state: AgentState, runtime: Runtime[RunContext]) -> dict[str,
     ctx.tracer.event("evaluate", "verdict", round_, time.monotonic() - started, best=chosen_index,
                      candidates=[{"completion": c.completion, "passed": c.passed, "total": c.total,
                                   "error": c.error_kind} for c in judged])
-    known = state.get("visible") or {}
-    if ctx.config.feedback == "visible":
-        visible = best.all_pass if tests else None
-    else:
-        visible = await ctx.passes_visible(best.completion, state.get("visible_tests") or [], known)
+    visible = await ctx.visible_verdict(best, state)
     update: dict[str, Any] = {"best": best, "draft": None, "tried": [chosen.completion],
                               "visible": {} if visible is None else {best.completion: visible}}
     spent = unrecorded(state)

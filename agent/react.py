@@ -59,10 +59,7 @@ async def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]
         kept_previous = not submitted and not replaces(previous, candidate)
         best = previous if kept_previous else candidate
     spent = unrecorded(state) + usage
-    visible = None
-    if best is not None:
-        visible = best.all_pass if ctx.config.feedback == "visible" and state.get("feedback_tests") else \
-            await ctx.passes_visible(best.completion, state.get("visible_tests") or [], state.get("visible") or {})
+    visible = None if best is None else await ctx.visible_verdict(best, state)
     record = ctx.record(step, "react", best, kept_previous, spent, time.monotonic() - started,
                         int(candidate is not None), visible, tool=name or None, observation=observation)
     total = (state.get("usage") or Usage()) + usage

@@ -67,11 +67,8 @@ class Solver:
         """One sample: the graph's rounds (without hidden verdicts) and why it stopped."""
         state: dict[str, Any] = await self.graph.ainvoke({}, self.limits, context=self.context(
             problem, tracer, sample, first))
-        rounds: list[RoundRecord] = state.get("rounds") or []
-        if not rounds:  # the run ended before any round (it cannot in these graphs, but stays judgeable)
-            rounds = [RoundRecord(task_id=problem.task_id or problem.entry_point, sample=sample, round=0,
-                                  action="none", candidates=0, completion="")]
-        return SampleResult(task_id=problem.task_id or problem.entry_point, sample=sample, rounds=rounds,
+        # both graphs record a round before they can finish: evaluate and act each append one
+        return SampleResult(task_id=problem.task_id or problem.entry_point, sample=sample, rounds=state["rounds"],
                             stop_reason=state.get("stop_reason"), trace=tracer.events)
 
     async def solve(self, problem: Problem, tracer: Tracer | None = None) -> SolveResult:

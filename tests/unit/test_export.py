@@ -89,3 +89,15 @@ def test_no_hidden_test_text_reaches_the_messages_of_an_honest_run(run_dir, tmp_
                        line.get("rejected", []) for line in lines])
     assert lines and "candidate(" not in text
     assert not [a for a in hidden_asserts() if a in text]
+
+
+def test_a_split_never_leaks_the_other_part(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    RunDir(copy).update_info(dev_split=["demo/median"])
+    everything = export(copy, tmp_path, dedupe=False)[1]
+    assert export(copy, tmp_path, split="dev", dedupe=False)[1] == everything
+    summary, held_out = export(copy, tmp_path, split="held-out", dedupe=False)
+    assert held_out == [] and summary.samples == 0
