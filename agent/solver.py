@@ -112,11 +112,16 @@ class Solver:
         per_sample = self.config.candidates
         ctx = self.context(problem, Tracer())
         messages = [ctx.system(), ctx.task()]
+        temperature = ctx.sampling_temperature(per_sample > 1)
+        # Greedy decoding gives every sample the same reply (and vLLM refuses n > 1 without
+        # sampling): one choice is asked for and shared, its tokens split among the samples.
+        wanted = per_sample * len(samples) if temperature > 0 else 1
         started = asyncio.get_running_loop().time()
-        reply, _ = await ctx.ask(messages, "generate", 0, n=per_sample * len(samples),
-                                 temperature=ctx.sampling_temperature(per_sample > 1))
+        reply, _ = await ctx.ask(messages, "generate", 0, n=wanted, temperature=temperature)
         seconds = asyncio.get_running_loop().time() - started
         candidates: list[Candidate] = ctx.candidates_from(reply)
+        if wanted == 1:
+            candidates = candidates * len(samples)
         shares = apportion(reply.completion_tokens, [len(c.raw) + 1 for c in candidates])
         prompt_shares = apportion(reply.prompt_tokens, [1] * len(samples))
         out = []

@@ -309,3 +309,21 @@ def test_nodes_return_updates_and_never_change_their_input(sandbox):
     update = asyncio.run(feedback(state, runtime))
     assert json.dumps(state, default=lambda o: o.model_dump(mode="json")) == before
     assert update["round"] == 1 and "expected 2.5" in update["messages"][-1]["content"]
+
+
+def test_greedy_bench_samples_share_one_reply(sandbox):
+    """At temperature 0 every sample's round-0 reply is the same greedy one: it is asked
+    for once (vLLM refuses n > 1 without sampling), and its tokens are split, not repeated."""
+    llm = FakeLLM([[GOOD]])
+    problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")
+    solver = Solver(llm, sandbox, SolverConfig(temperature=0.0, rounds=1), "qwen2.5-coder")
+    results = []
+
+    async def collect(result):
+        results.append(result)
+
+    asyncio.run(solver.solve_samples(problem, [0, 1, 2], collect))
+    assert len(llm.requests) == 1 and llm.requests[0]["n"] == 1 and llm.requests[0]["temperature"] == 0.0
+    assert sorted(r.sample for r in results) == [0, 1, 2]
+    assert all(r.rounds[0].visible_passed for r in results)
+    assert sum(r.rounds[0].completion_tokens for r in results) == 10
