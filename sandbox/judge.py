@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -130,11 +131,58 @@ _SAFE_EXCEPTIONS = {
 }
 
 
+OBSERVED_TIMEOUTS = 2  # an observe job stops calling a candidate that timed out this often
+
+
+def behaviour_digest(value) -> str:
+    """A digest of a value the candidate returned that two candidates share when their
+    values are equal as a test would see them: sets and dicts in any order, floats to nine
+    significant digits (a rounding difference is no different behaviour)."""
+    digest = hashlib.sha256()
+    _canonical(value, digest)
+    return digest.hexdigest()[:20]
+
+
+def _canonical(value, digest) -> None:
+    kind = type(value)
+    if kind is float:
+        digest.update(b"f" + format(value, ".9g").encode())
+    elif kind is complex:
+        digest.update(b"c" + format(value.real, ".9g").encode() + b"," + format(value.imag, ".9g").encode())
+    elif kind in (list, tuple):
+        digest.update(b"[" if kind is list else b"(")
+        for item in value:
+            _canonical(item, digest)
+            digest.update(b",")
+        digest.update(b"]")
+    elif kind in (set, frozenset, dict):
+        items = []
+        for item in (value.items() if kind is dict else value):
+            part = hashlib.sha256()
+            if kind is dict:
+                _canonical(item[0], part)
+                part.update(b":")
+                _canonical(item[1], part)
+            else:
+                _canonical(item, part)
+            items.append(part.digest())
+        digest.update({set: b"{", frozenset: b"F{", dict: b"D{"}[kind])
+        for item in sorted(items):
+            digest.update(item)
+        digest.update(b"}")
+    elif kind in (str, bytes):
+        data = value.encode("utf-8", "surrogatepass") if kind is str else value
+        digest.update((b"s" if kind is str else b"b") + str(len(data)).encode() + b":" + data)
+    else:  # None, bool, int: exact
+        digest.update(kind.__name__.encode() + b":" + repr(value).encode())
+
+
 @dataclass
 class CallRecord:
     call: str
     got: str | None = None
     raised: str | None = None
+    observed: str | None = None
 
 
 @dataclass
@@ -143,6 +191,7 @@ class _Session:
 
     channel: Channel
     entry_point: str
+    observe: bool = False
     deadline: float = 0.0
     calls: list[CallRecord] = field(default_factory=list)
     aborted: Abort | None = None
@@ -201,11 +250,14 @@ class _Session:
             value = decoded.value
             _mirror_mutations(args, decoded.mutated)
             record.got = _safe_repr(value)
+            if self.observe:
+                record.observed = "=" + behaviour_digest(value)
             return value
         if op == "raise" and isinstance(reply.get("error"), dict):
             error = reply["error"]
             kind, message = _text(error.get("type"), 100), _text(error.get("message"), REPR_LIMIT)
             record.raised = f"{kind}: {message}" if message else kind
+            record.observed = "!" + kind
             cls = _SAFE_EXCEPTIONS.get(kind)
             if cls is None and kind in ("SystemExit", "KeyboardInterrupt", "GeneratorExit"):
                 raise self.abort(CandidateCrashed(f"the candidate raised {kind}"))
@@ -305,7 +357,7 @@ def _start(session: _Session, job: Job) -> dict | None:
     }
 
 
-def _load_failure(name: str, error: dict) -> TestResult:
+def _load_failure(name: str, error: dict, observe: bool = False) -> TestResult:
     kind: ErrorKind = "exception"
     if error["type"] in ("SyntaxError", "IndentationError", "TabError"):
         kind = "syntax"
@@ -318,6 +370,7 @@ def _load_failure(name: str, error: dict) -> TestResult:
         message=f"failed: {error['message']}",
         exception=f"{error['type']}: {error['message']}",
         traceback=error["traceback"] or None,
+        observed="load " + error["type"] if observe else None,
     )
 
 
@@ -360,11 +413,15 @@ def _run_test(session: _Session, job: Job, index: int) -> TestResult:
             result.kind, result.message = session.aborted.kind, _abort_message(session.aborted)
         else:
             result.passed, result.message = True, "passed"
-    if session.calls and not result.passed:
+    if session.calls and (job.observe or not result.passed):
         last = session.calls[-1]
         result.call, result.got = last.call, last.got if last.raised is None else None
-        if result.exception is None and last.raised is not None:
+        if result.exception is None and last.raised is not None and not result.passed:
             result.exception = last.raised
+    if job.observe:
+        aborted = result.kind in ("timeout", "crash", "invalid_value", "sandbox")
+        last_observed = session.calls[-1].observed if session.calls else None
+        result.observed = result.kind if aborted or last_observed is None else last_observed
     return result
 
 
@@ -389,10 +446,15 @@ def judge(job: Job, channel: Channel) -> tuple[Verdict, bool]:
     session: _Session | None = None
     load_error: dict | None = None
     clean = True
+    timeouts = 0
     for index, test in enumerate(job.tests):
         test_started = time.monotonic()
         if load_error is not None:
-            results.append(_load_failure(test.name, load_error))
+            results.append(_load_failure(test.name, load_error, job.observe))
+            continue
+        if job.observe and timeouts >= OBSERVED_TIMEOUTS:
+            results.append(TestResult(name=test.name, passed=False, kind="timeout", message="timed out (not run: "
+                                      "the candidate timed out on earlier inputs)", observed="timeout"))
             continue
         if session is not None and session.aborted is not None:
             # The candidate timed out or died: kill what is left before a fresh start.
@@ -402,18 +464,21 @@ def judge(job: Job, channel: Channel) -> tuple[Verdict, bool]:
                 continue
             session = None
         if session is None:
-            session = _Session(channel=channel, entry_point=job.entry_point, deadline=test_started + job.timeout)
+            session = _Session(channel=channel, entry_point=job.entry_point, observe=job.observe,
+                               deadline=test_started + job.timeout)
             try:
                 load_error = _start(session, job)
             except Abort as exc:
-                results.append(TestResult(name=test.name, passed=False, kind=exc.kind, message=_abort_message(exc)))
+                results.append(TestResult(name=test.name, passed=False, kind=exc.kind, message=_abort_message(exc),
+                                          observed=exc.kind if job.observe else None))
                 continue
             if load_error is not None:
-                results.append(_load_failure(test.name, load_error))
+                results.append(_load_failure(test.name, load_error, job.observe))
                 continue
         session.deadline = test_started + job.timeout
         result = _run_test(session, job, index)
         result.duration = time.monotonic() - test_started
+        timeouts += result.kind == "timeout"
         results.append(result)
 
     if session is not None and session.aborted is not None:
@@ -440,7 +505,8 @@ def _abort_message(exc: Abort) -> str:
 
 
 def _repeat_failure(name: str, previous: TestResult) -> TestResult:
-    return TestResult(name=name, passed=False, kind=previous.kind, message=previous.message)
+    return TestResult(name=name, passed=False, kind=previous.kind, message=previous.message,
+                      observed=previous.kind if previous.observed is not None else None)
 
 
 def _finish(channel: Channel) -> tuple[bool, str, int]:

@@ -48,7 +48,7 @@ class PooledSandbox:
             _OPEN.add(self)
 
     def run(self, job: Job) -> Verdict:
-        executor = self.pool.acquire(self.ACQUIRE_TIMEOUT, key=job.secret_key())
+        executor = self.pool.acquire(self.ACQUIRE_TIMEOUT, key=job.isolation_key())
         try:
             verdict, healthy = judge(job, executor.channel)
         except BaseException:

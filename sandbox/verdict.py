@@ -36,6 +36,14 @@ class Job(BaseModel):
     setup: str = Field("", description="import lines the reference harness would have put in the candidate's namespace")
     tests: list[TestCase]
     timeout: float = Field(3.0, gt=0, description="seconds per test, the program's own start-up included")
+    observe: bool = Field(False, description="record what the candidate's last call in each test returned or "
+                                             "raised (`TestResult.observed`), for comparing candidates' behaviour")
+    secret: bool = Field(True, description="the tests are secret (hidden tests): no executor serves two jobs "
+                                           "with the same tests; False for inputs the agent made up itself")
+
+    def isolation_key(self) -> str | None:
+        """The key the pool isolates this job by (None: not secret, any executor may serve it)."""
+        return self.secret_key() if self.secret else None
 
     def secret_key(self) -> str:
         """Names what a candidate could try to learn from its verdicts: the tests and their
@@ -57,6 +65,9 @@ class TestResult(BaseModel):
     got: str | None = None
     exception: str | None = None
     traceback: str | None = None
+    observed: str | None = Field(None, description="observe jobs: the last call's outcome, `=` and a digest of "
+                                                   "the value it returned, `!` and the type it raised, or the "
+                                                   "abort's kind")
     duration: float = 0.0
 
 

@@ -53,6 +53,18 @@ def checks_job(prompt: str, entry_point: str, completion: str, tests: list[str],
     )
 
 
+def observation_job(prompt: str, entry_point: str, completion: str, tests: list[str], prelude: str,
+                    timeout: float = 1.0, setup: str = "") -> Job:
+    """Runs each of `tests` (asserts or plain calls) and records what the candidate's call
+    returned or raised: one job per candidate for all of a problem's inputs. The inputs are
+    the agent's own, no secret, so any executor may run it (hidden verdicts stay isolated)."""
+    return Job(
+        program=prompt + completion, entry_point=entry_point, trusted_prelude=prelude, setup=setup, timeout=timeout,
+        tests=[TestCase(name=f"input {i + 1}", source=test) for i, test in enumerate(tests)], observe=True,
+        secret=False,
+    )
+
+
 def run_tests(sandbox: Sandbox, prompt: str, entry_point: str, completion: str, tests: list[str], prelude: str,
               timeout: float = 3.0) -> Verdict:
     return sandbox.run(checks_job(prompt, entry_point, completion, tests, prelude, timeout))
