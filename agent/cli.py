@@ -185,15 +185,23 @@ def sandbox_check(
 # ---------------------------------------------------------------------- solver options (solve and bench)
 BaseUrlOption = Annotated[Optional[str], typer.Option(help="OpenAI-compatible server; default: $AGENT_BASE_URL or the embedded default")]
 ModelOption = Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")]
-PolicyOption = Annotated[Policy, typer.Option(help="repair or react")]
+PolicyOption = Annotated[Policy, typer.Option(help="repair, react, or search (samples in batches, chosen by behaviour "
+                                                   "on the examples and made-up inputs; README: The search policy)")]
 FeedbackOption = Annotated[FeedbackMode, typer.Option(help="visible, self, hidden (oracle) or none")]
-RoundsOption = Annotated[int, typer.Option(help="repair rounds after round 0 (react: steps after the first)")]
-CandidatesOption = Annotated[int, typer.Option(help="candidates per round within one sample, in one request")]
+RoundsOption = Annotated[int, typer.Option(help="repair rounds after round 0 (react: steps after the first; search: "
+                                               "batches after the first)")]
+CandidatesOption = Annotated[int, typer.Option(help="candidates per round within one sample, in one request (search: "
+                                                    "the batch size)")]
+InputsOption = Annotated[int, typer.Option(help="search: made-up inputs per problem (mutations of the examples)")]
+ProposeTestsOption = Annotated[bool, typer.Option(help="search: ask the model once for tests (their inputs judge, "
+                                                       "their claimed outputs are only votes)")]
+ConsensusMarginOption = Annotated[int, typer.Option(help="search: stop once the leading cluster passes the examples "
+                                                         "and has this many members more than the next")]
 SearchTemperatureOption = Annotated[float, typer.Option(help="temperature when sampling several or afresh")]
 MaxTokensOption = Annotated[int, typer.Option(help="tokens per model reply")]
 TokenBudgetOption = Annotated[Optional[int], typer.Option(help="stop a sample once it generated this many tokens")]
 TimeBudgetOption = Annotated[Optional[float], typer.Option(help="stop a sample after this many seconds")]
-ReactProtocolOption = Annotated[ReactProtocol, typer.Option(help="react: OpenAI tool calls, or a text protocol (Thought / Action / Observation)")]
+ReactProtocolOption = Annotated[ReactProtocol, typer.Option(help="react: a text protocol (Thought, Action, the code in a fenced block; default) or OpenAI tool calls")]
 SandboxOption = Annotated[SandboxBackend, typer.Option(help="docker, process (bubblewrap) or auto")]
 WeakOption = Annotated[bool, typer.Option(help=WEAK_HELP)]
 
@@ -233,7 +241,10 @@ def solve(
     max_tokens: MaxTokensOption = _DEFAULT["max_tokens"],
     token_budget: TokenBudgetOption = None,
     time_budget: TimeBudgetOption = None,
-    react_protocol: ReactProtocolOption = "tools",
+    react_protocol: ReactProtocolOption = _DEFAULT["react_protocol"],
+    inputs: InputsOption = _DEFAULT["inputs"],
+    propose_tests: ProposeTestsOption = _DEFAULT["propose_tests"],
+    consensus_margin: ConsensusMarginOption = _DEFAULT["consensus_margin"],
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="folder for result.json and trace.jsonl")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print result.json instead of the report")] = False,
     sandbox: SandboxOption = "auto",
@@ -253,7 +264,8 @@ def solve(
         _fail(str(exc))
     config = _solver_config(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
                             temperature=temperature, search_temperature=search_temperature, max_tokens=max_tokens,
-                            token_budget=token_budget, time_budget=time_budget, react_protocol=react_protocol)
+                            token_budget=token_budget, time_budget=time_budget, react_protocol=react_protocol,
+                            inputs=inputs, propose_tests=propose_tests, consensus_margin=consensus_margin)
     target = _solve_folder(out_dir, problem.task_id or problem.entry_point)
     if feedback == "hidden":
         _say("[bold yellow]oracle feedback:[/] the model sees the hidden tests; the result is an upper bound, not an honest score")
@@ -300,6 +312,12 @@ def _show_solved(result, problem, as_json: bool) -> None:
         hidden = "" if r.hidden_passed is None else f"  hidden: {'pass' if r.hidden_passed else 'fail'}"
         kept = "  (kept the earlier answer)" if r.kept_previous else ""
         tool = f" {r.tool}" if r.tool else ""
+        if r.selected_by is not None:
+            drawn = "" if r.drawn_passed is None else f", {r.drawn_passed} passing"
+            out.print(f"round {r.round}  {r.action:<13} {len(r.drawn)} drawn{drawn}; answer: {r.feedback_passed}/"
+                      f"{r.feedback_total} examples, {r.cluster_size} alike of {r.clusters} clusters, by "
+                      f"{r.selected_by}{hidden}{kept}", highlight=False)
+            continue
         out.print(f"round {r.round}  {r.action + tool:<8} {r.feedback_passed}/{r.feedback_total} {result.feedback} "
                   f"tests  {r.feedback_error or 'untested'}{hidden}{kept}", highlight=False)
     shown = readable_program(problem.prompt, result.final_completion, problem.entry_point)
@@ -328,7 +346,10 @@ def bench(
     max_tokens: MaxTokensOption = _DEFAULT["max_tokens"],
     token_budget: TokenBudgetOption = None,
     time_budget: TimeBudgetOption = None,
-    react_protocol: ReactProtocolOption = "tools",
+    react_protocol: ReactProtocolOption = _DEFAULT["react_protocol"],
+    inputs: InputsOption = _DEFAULT["inputs"],
+    propose_tests: ProposeTestsOption = _DEFAULT["propose_tests"],
+    consensus_margin: ConsensusMarginOption = _DEFAULT["consensus_margin"],
     policy: PolicyOption = "repair",
     feedback: FeedbackOption = "visible",
     base_url: BaseUrlOption = None,
@@ -347,7 +368,7 @@ def bench(
 
 
 SOLVER_OPTIONS = ("policy", "feedback", "rounds", "candidates", "temperature", "search_temperature", "max_tokens",
-                  "token_budget", "time_budget", "react_protocol")
+                  "token_budget", "time_budget", "react_protocol", "inputs", "propose_tests", "consensus_margin")
 SHARED_OPTIONS = ("base_url", "model", "concurrency", "sandbox", "allow_weak_sandbox", "workers")
 """Options every point of a sweep shares: one server, one client, one sandbox pool."""
 

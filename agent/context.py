@@ -77,7 +77,8 @@ class RunContext:
         for key, value in prompts.request_options(self.family).items():
             options.setdefault(key, value)
         started = time.monotonic()
-        reply = await self.llm.chat(messages, max_tokens=self.config.max_tokens, site=node, **options)
+        options.setdefault("max_tokens", self.config.max_tokens)
+        reply = await self.llm.chat(messages, site=node, **options)
         self.tracer.event(node, "llm", round_, time.monotonic() - started, messages=messages,
                           replies=[c.text for c in reply.choices],
                           tool_calls=[[t.model_dump() for t in c.tool_calls] for c in reply.choices],

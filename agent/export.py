@@ -162,6 +162,8 @@ def _same_prompt_pairs(run_dir: Path, samples: dict, options: ExportOptions):
     by_prompt: dict[tuple[str, str], dict[bool, list[Turn]]] = defaultdict(lambda: {True: [], False: []})
     for (task, _), turns in samples.items():
         for turn in turns["turns"]:
+            if turn.record.selected_by is not None:
+                continue  # a search turn: its record says nothing of the other replies' verdicts
             verdict = _verdict(turn.record, options.verified_by)
             if verdict is not None:
                 key = (task, json.dumps([m.model_dump() for m in turn.messages], sort_keys=True))
@@ -179,8 +181,12 @@ def _verdict(record: RoundRecord, verifier: Verifier) -> bool | None:
 
 
 def _producing_round(records: list[RoundRecord]) -> int:
-    """The round whose own candidate is the sample's final answer."""
+    """The round whose own candidate is the sample's final answer (a search round: the
+    round that drew it, which may come before the round that chose it)."""
     final = records[-1].completion
+    drew = [r.round for r in records if final in r.drawn]
+    if drew:
+        return min(drew)
     return max(r.round for r in records if not r.kept_previous and r.completion == final)
 
 
@@ -198,6 +204,7 @@ def _samples(run_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
         out.setdefault((record.task_id, record.sample), {"records": [], "turns": []})["records"].append(record)
     requests: dict[tuple[str, int, int], dict[str, Any]] = {}
     chosen: dict[tuple[str, int, int], int] = {}
+    draws: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
     for line in (run_dir / TRACE).read_text(encoding="utf-8").splitlines():
         try:
             event = json.loads(line)
@@ -206,10 +213,18 @@ def _samples(run_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
         key = (event.get("task"), event.get("sample"), event.get("round"))
         if event.get("kind") == "llm" and event.get("node") in ("generate", "act"):
             requests.setdefault(key, event)
+        elif event.get("kind") == "llm" and event.get("node") == "draw":
+            draws[key].append(event)
         elif event.get("kind") == "verdict" and event.get("node") == "evaluate":
             chosen[key] = int(event.get("best", 0))
     for (task, sample), entry in out.items():
+        final = entry["records"][-1].completion
         for record in entry["records"]:
+            if record.drawn:  # search: the turn that drew the final answer, if this round did
+                turn = _drawing_turn(record, draws[(task, sample, record.round)], final)
+                if turn is not None:
+                    entry["turns"].append(turn)
+                continue
             event = requests.get((task, sample, record.round))
             if record.kept_previous or event is None or not event.get("replies"):
                 continue
@@ -217,6 +232,24 @@ def _samples(run_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
             entry["turns"].append(Turn(record=record, messages=[Message(**_message(m)) for m in event["messages"]],
                                        reply=_reply(event, index)))
     return out
+
+
+def _drawing_turn(record: RoundRecord, events: list[dict[str, Any]], final: str) -> Turn | None:
+    """The request and reply of a search round that drew `final`. The round's candidates
+    are its fresh request's replies, then its repair's (the longer conversation); the
+    turn's record carries the final answer, which is what it produced. Search rounds give
+    no same-prompt pairs: their records hold how many candidates pass, not which."""
+    if final not in record.drawn:
+        return None
+    ordered = sorted(events, key=lambda e: len(e.get("messages") or []))
+    replies = [(event, index) for event in ordered for index in range(len(event.get("replies") or []))]
+    position = record.drawn.index(final)
+    if position >= len(replies):
+        return None
+    event, index = replies[position]
+    produced = record.model_copy(update={"completion": final, "drawn": []})
+    return Turn(record=produced, messages=[Message(**_message(m)) for m in event["messages"]],
+                reply=_reply(event, index))
 
 
 def _message(raw: dict[str, Any]) -> dict[str, Any]:

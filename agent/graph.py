@@ -25,6 +25,7 @@ from agent.context import RunContext, unrecorded
 from agent.extract import code_blocks, normalized, strip_thinking
 from agent.feedback import describe
 from agent.react import act
+from agent.search import choose_inputs, draw, observe, route_after_observe
 from agent.state import AgentState, Candidate, Draft, Usage, replaces
 from tools.visible_tests import extract_visible_tests
 
@@ -59,15 +60,22 @@ async def prepare(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, 
         tests = visible
     elif mode == "hidden":
         tests = ["check"] if problem.test else []
-    elif mode == "self":
+    elif mode == "self" and ctx.config.policy != "search":
         message = {"role": "user", "content": prompts.render(ctx.family, "self_tests", prompt=problem.prompt,
                                                              entry_point=problem.entry_point)}
         reply, usage = await ctx.ask([ctx.system(), message], "prepare", 0, temperature=0.0)
         tests = parse_asserts(reply.choices[0].text, problem.entry_point)
     else:
         tests = []
+    update: dict[str, Any] = {"round": 0}
+    if ctx.config.policy == "search":
+        tests = visible
+        inputs, usage, proposed = await choose_inputs(ctx, visible)
+        update["inputs"] = inputs
+        ctx.tracer.event("prepare", "inputs", 0, 0.0, proposed=proposed,
+                         inputs=[i.model_dump(exclude_none=True) for i in inputs])
     ctx.tracer.event("prepare", "tool", 0, 0.0, feedback=mode, tests=tests)
-    return {"feedback_tests": tests, "visible_tests": visible, "usage": usage, "round": 0}
+    return {**update, "feedback_tests": tests, "visible_tests": visible, "usage": usage}
 
 
 async def generate(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -192,6 +200,12 @@ def build_graph(policy: Policy):
         graph.add_edge("generate", "evaluate")
         graph.add_conditional_edges("evaluate", route_after_evaluate, {"finish": "finish", "feedback": "feedback"})
         graph.add_conditional_edges("feedback", route_after_feedback, {"generate": "generate", "finish": "finish"})
+    elif policy == "search":
+        graph.add_node("draw", draw)
+        graph.add_node("observe", observe)
+        graph.add_edge("prepare", "draw")
+        graph.add_edge("draw", "observe")
+        graph.add_conditional_edges("observe", route_after_observe, {"draw": "draw", "finish": "finish"})
     else:
         graph.add_node("act", act)
         graph.add_edge("prepare", "act")
@@ -203,5 +217,5 @@ def build_graph(policy: Policy):
 def recursion_limit(config: SolverConfig) -> int:
     """LangGraph's step limit for one run: prepare and finish, and per round at most three
     nodes (generate, evaluate, feedback) or one (act); with room to spare."""
-    per_round = 3 if config.policy == "repair" else 1
+    per_round = {"repair": 3, "search": 2}.get(config.policy, 1)
     return 2 + per_round * (config.rounds + 1) + 5

@@ -8,10 +8,12 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
+from agent.consensus import Behaviour, Selection
+from agent.inputs import TestInput
 from eval.records import RoundRecord
 from sandbox.verdict import Verdict
 
-Action = Literal["given", "generate", "repair", "resample", "review", "react"]
+Action = Literal["given", "generate", "repair", "resample", "review", "react", "sample", "sample+repair"]
 
 
 class Candidate(BaseModel):
@@ -20,6 +22,7 @@ class Candidate(BaseModel):
     verdict: Verdict | None = None
     passed: int = 0
     total: int = 0
+    behaviour: Behaviour | None = Field(None, description="search: its outcomes on the problem's inputs")
 
     @property
     def all_pass(self) -> bool:
@@ -80,3 +83,6 @@ class AgentState(TypedDict, total=False):
     resampled_without_progress: bool
     stop_reason: str | None
     submitted: bool
+    inputs: list[TestInput]  # search: what every candidate runs on, chosen by `prepare`
+    pool: Annotated[list[Candidate], operator.add]  # search: every candidate drawn, with its behaviour
+    selection: Selection | None  # search: the clusters and the answer after the last round

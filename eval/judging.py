@@ -12,11 +12,11 @@ from sandbox.verdict import Job, Verdict
 async def judge_rounds(problem: Problem, result: SampleResult, run: Callable[[Job], Awaitable[Verdict]],
                        timeout: float) -> list[RoundRecord]:
     """`result`'s rounds with the program, their hidden verdict (each distinct completion
-    judged once), the last one marked final and carrying the stop reason."""
+    judged once), the last one marked final and carrying the stop reason; a search round
+    also counts how many of the candidates it drew pass (what the judge could have found)."""
     verdicts: dict[str, Verdict] = {}
-    for record in result.rounds:
-        if record.completion not in verdicts:
-            verdicts[record.completion] = await run(hidden_job(problem, record.completion, timeout))
+    for completion in dict.fromkeys(c for record in result.rounds for c in (record.completion, *record.drawn)):
+        verdicts[completion] = await run(hidden_job(problem, completion, timeout))
     last = len(result.rounds) - 1
     judged = []
     for index, record in enumerate(result.rounds):
@@ -25,5 +25,6 @@ async def judge_rounds(problem: Problem, result: SampleResult, run: Callable[[Jo
         judged.append(record.model_copy(update={
             "code": problem.prompt + record.completion, "hidden_passed": verdict.passed,
             "hidden_result": verdict.result, "error_kind": failure.kind if failure else "passed",
-            "final": index == last, "stop_reason": result.stop_reason if index == last else None}))
+            "final": index == last, "stop_reason": result.stop_reason if index == last else None,
+            "drawn_passed": sum(verdicts[c].passed for c in record.drawn) if record.drawn else None}))
     return judged

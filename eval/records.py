@@ -33,6 +33,12 @@ class RoundRecord(BaseModel):
     hidden_passed: bool | None = Field(None, description="None until judged on the hidden tests")
     hidden_result: str | None = None
     error_kind: str | None = Field(None, description="kind of the first failing hidden test, or passed")
+    selected_by: str | None = Field(None, description="search: why this candidate is the answer")
+    cluster_size: int | None = Field(None, description="search: candidates behaving like the answer")
+    clusters: int | None = Field(None, description="search: behaviour clusters among all candidates drawn so far")
+    drawn: list[str] = Field(default_factory=list, description="search: the completions this round drew")
+    drawn_passed: int | None = Field(None, description="search: how many of `drawn` pass the hidden tests")
+    judge_seconds: float = Field(0.0, description="sandbox seconds spent comparing candidates")
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0

@@ -48,6 +48,18 @@ class WallSummary(BaseModel):
     seconds_per_problem: float | None
 
 
+class SearchSummary(BaseModel):
+    """What a run's search drew and how its judge chose (runs whose rounds record `drawn`)."""
+
+    any_drawn_passes: dict[str, float] = Field(description="share of problems where some candidate drawn through "
+                                                            "each round passes the hidden tests: the judge's ceiling")
+    any_drawn_passes_held_out: dict[str, float] | None = None
+    candidates_per_problem: float
+    judge_seconds_per_problem: float
+    generation_seconds_per_problem: float
+    selected_by: dict[str, int]
+
+
 class RunSummary(BaseModel):
     """summary.json: a run's figures, computed from attempts.jsonl, run.json and sessions.jsonl."""
 
@@ -73,6 +85,8 @@ class RunSummary(BaseModel):
     error_kinds: dict[str, dict[str, int]]
     stop_reasons: dict[str, int]
     wall: WallSummary
+    search: SearchSummary | None = None
+    react_valid_steps: float | None = Field(None, description="react: share of steps whose tool call parsed and ran")
     model: str | None
     machine: str | None
     command: str | None
@@ -135,6 +149,7 @@ def summarize_run(run_dir: Path) -> RunSummary:
     oracle = info.feedback == "hidden"
     splits: dict[str, Any] = {}
     split = dev_split_of(info)
+    held: set[str] | None = None
     if split:
         dev = tasks & set(split)
         held = tasks - dev
@@ -180,7 +195,41 @@ def summarize_run(run_dir: Path) -> RunSummary:
         wall=WallSummary(seconds=round(wall, 1), sessions=len(sessions),
                          completion_tokens_per_second=round(session_tokens / wall, 2) if wall else None,
                          seconds_per_problem=round(wall / len(tasks), 2) if tasks else None),
+        search=search_summary(complete_lines, tasks, rounds, held),
+        react_valid_steps=react_validity(complete_lines),
         model=info.settings.get("model"), machine=info.machine, command=info.command, config=info.settings)
+
+
+def any_drawn_passes(lines: list[RoundRecord], tasks: set[str], rounds: int) -> dict[str, float]:
+    """{"ROUND": share of `tasks` where some candidate drawn through that round passes}."""
+    first_pass: dict[str, int] = {}
+    for line in lines:
+        if line.task_id in tasks and (line.drawn_passed or line.hidden_passed):
+            first_pass[line.task_id] = min(first_pass.get(line.task_id, line.round), line.round)
+    return {str(r): round(sum(v <= r for v in first_pass.values()) / len(tasks), 4) for r in range(rounds + 1)} \
+        if tasks else {}
+
+
+def react_validity(lines: list[RoundRecord]) -> float | None:
+    steps = [line for line in lines if line.action == "react"]
+    if not steps:
+        return None
+    valid = [s for s in steps if s.tool and not (s.observation or "").startswith("Invalid tool call")]
+    return round(len(valid) / len(steps), 4)
+
+
+def search_summary(lines: list[RoundRecord], tasks: set[str], rounds: int,
+                   held_out: set[str] | None) -> SearchSummary | None:
+    if not tasks or not any(line.drawn for line in lines):
+        return None
+    finals = [line for line in lines if line.final]
+    return SearchSummary(
+        any_drawn_passes=any_drawn_passes(lines, tasks, rounds),
+        any_drawn_passes_held_out=any_drawn_passes(lines, held_out, rounds) if held_out else None,
+        candidates_per_problem=round(sum(len(line.drawn) for line in lines) / len(tasks), 2),
+        judge_seconds_per_problem=round(sum(line.judge_seconds for line in lines) / len(tasks), 3),
+        generation_seconds_per_problem=round(sum(line.seconds - line.judge_seconds for line in lines) / len(tasks), 2),
+        selected_by=dict(Counter(line.selected_by or "?" for line in finals).most_common()))
 
 
 def _fixing_action(rows: list[RoundRecord]) -> str:
@@ -258,11 +307,30 @@ def render_report(summaries: list[RunSummary], plots: list[str]) -> str:
         out += [f"**{label(s)}**", "", "| round | " + " | ".join(kinds) + " |", "|---:|" + "---:|" * len(kinds)]
         for r, counts in s.error_kinds.items():
             out.append(f"| {r} | " + " | ".join(str(counts.get(k, 0)) for k in kinds) + " |")
-        out += ["", "Why samples stopped: " + ", ".join(f"{k} {v}" for k, v in s.stop_reasons.items()), "",
+        validity = "" if s.react_valid_steps is None else \
+            f"ReAct steps whose tool call parsed and ran: {_pct(s.react_valid_steps)}. "
+        out += ["", validity + "Why samples stopped: " + ", ".join(f"{k} {v}" for k, v in s.stop_reasons.items()), "",
                 "Repair rounds run, by action: " + (", ".join(f"{k} {v}" for k, v in s.repair.rounds_by_action.items())
                                                     or "none") +
                 "; samples fixed, by the action that fixed them: " +
                 (", ".join(f"{k} {v}" for k, v in s.repair.fixed_by_action.items()) or "none"), ""]
+    searched = [s for s in summaries if s.search]
+    if searched:
+        out += ["## Search: what the samples held and how the judge chose", "",
+                "A problem counts as *within reach* when some candidate the run drew passes the hidden tests; the "
+                "judge picks one without them. Judge time is the sandbox comparing candidates on their inputs.", "",
+                "| run | pass@1 (last round) | within reach | held out: pass@1 / within reach | candidates per problem | "
+                "judge s per problem | generation s per problem | chosen by |",
+                "|---|---:|---:|---:|---:|---:|---:|---|"]
+        for s in searched:
+            g, last = s.search, str(s.rounds)
+            held = (f"{_pct(s.held_out.pass_at_k.get(last, {}).get('1'))} / "
+                    f"{_pct((g.any_drawn_passes_held_out or {}).get(last))}") if s.held_out and s.held_out.problems else "–"
+            out.append(f"| {label(s)} | {_pct(s.pass_at_k.get(last, {}).get('1'))} | "
+                       f"{_pct(g.any_drawn_passes.get(last))} | {held} | {g.candidates_per_problem} | "
+                       f"{g.judge_seconds_per_problem} | {g.generation_seconds_per_problem} | "
+                       + ", ".join(f"{k} {v}" for k, v in g.selected_by.items()) + " |")
+        out.append("")
     if plots:
         out += ["## Plots", "", *[f"![{Path(p).stem}]({p})" for p in plots], ""]
     out += ["## Runs", ""]

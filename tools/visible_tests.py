@@ -19,7 +19,7 @@ _SEPARATORS = re.compile(
 _WORD_LITERALS = {"true": "True", "false": "False", "none": "None", "null": "None"}
 
 
-def _function(prompt: str, entry_point: str) -> ast.FunctionDef | None:
+def function_of(prompt: str, entry_point: str) -> ast.FunctionDef | None:
     for source in (prompt, prompt.rstrip() + "\n    pass\n"):
         try:
             tree = ast.parse(source)
@@ -144,7 +144,7 @@ def _keyword_call(entry_point: str, params: list[str], text: str) -> str | None:
 
 def extract_visible_tests(prompt: str, entry_point: str) -> list[str]:
     """Assert statements for every example the entry point's docstring shows."""
-    function = _function(prompt, entry_point)
+    function = function_of(prompt, entry_point)
     if function is None:
         return []
     doc = ast.get_docstring(function, clean=True) or ""

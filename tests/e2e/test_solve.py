@@ -57,7 +57,8 @@ def test_react_policy(tmp_path, base_url):
     assert result["policy"] == "react" and all(r["action"] == "react" for r in result["rounds"])
     assert len(result["rounds"]) >= 1 and all(r["observation"] for r in result["rounds"])
     requests = [e for e in trace if e["kind"] == "llm" and e["node"] == "act"]
-    assert len(requests) == len(result["rounds"])
+    retries = [e for e in trace if e["kind"] == "retry"]  # a malformed call is corrected once within its step
+    assert len(requests) == len(result["rounds"]) + len(retries)
     for step, following in zip(result["rounds"], requests[1:]):
         assert following["messages"][-1]["content"].endswith(step["observation"])
     tools = [e for e in trace if e["node"] == "tool" and e.get("tool") in ("run_tests", "run_python", "submit")
@@ -81,3 +82,24 @@ def test_trace_renders(tmp_path, base_url):
     done = subprocess.run([sys.executable, "-m", "agent", "trace", str(tmp_path)], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert done.returncode == 0 and "generate" in done.stdout and "llm" in done.stdout
+
+
+def test_search_policy(tmp_path, base_url):
+    """Batches of samples, each run on the examples and made-up inputs in the sandbox, the
+    answer chosen by the clusters; every candidate drawn is judged on the hidden tests."""
+    code, result, trace, stdout = run(tmp_path, EXAMPLES / "humaneval_12.json", "--base-url", base_url,
+                                      "--policy", "search", "--candidates", "3", "--rounds", "1",
+                                      "--token-budget", "3000")
+    assert result["policy"] == "search" and code == (0 if result["solved"] else 1)
+    rounds = result["rounds"]
+    assert rounds and all(r["action"] in ("sample", "sample+repair") and len(r["drawn"]) >= 3 for r in rounds)
+    assert all(r["drawn_passed"] is not None and r["selected_by"] and r["cluster_size"] >= 1 for r in rounds)
+    drawn = [c for r in rounds for c in r["drawn"]]
+    assert result["final_completion"] in drawn
+    inputs = next(e for e in trace if e["kind"] == "inputs")["inputs"]
+    assert {"example", "mutation"} <= {i["source"] for i in inputs}
+    observed = [e for e in trace if e["node"] == "observe"]
+    assert len(observed) == len(rounds) and all(e["clusters"] for e in observed)
+    members = sorted(m for c in observed[-1]["clusters"] for m in c["members"])
+    assert members == list(range(len(drawn)))  # every candidate in exactly one cluster
+    assert "drawn" in stdout and "clusters, by" in stdout

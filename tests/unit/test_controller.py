@@ -112,15 +112,22 @@ def test_given_code_is_round_zero_without_a_model_call(sandbox):
     assert result.solved and result.rounds[0].action == "given" and len(llm.requests) == 1
 
 
-def test_react_tool_call_with_bad_arguments_is_an_observation(sandbox):
-    script = [[ToolCall(name="run_tests", arguments={}, raw_arguments="{oops", error="arguments are not valid JSON")],
-              [ToolCall(name="run_tests", arguments={"code": GOOD.strip("`").removeprefix("python\n")})],
-              [ToolCall(name="submit", arguments={"code": GOOD.strip("`").removeprefix("python\n")})]]
-    result, llm, _ = solve(sandbox, script, policy="react", rounds=4)
-    assert result.solved
-    observation = llm.requests[1]["messages"][-1]
-    assert observation["role"] == "tool" and "Invalid tool call" in observation["content"]
+def test_react_malformed_call_gets_one_correction_then_is_an_observation(sandbox):
+    code = GOOD.strip("`").removeprefix("python\n")
+    broken = ToolCall(name="run_tests", arguments={}, raw_arguments="{oops", error="arguments are not valid JSON")
+    script = [[broken], [ToolCall(name="run_tests", arguments={"code": code})],
+              [broken], [broken], [ToolCall(name="submit", arguments={"code": code})]]
+    result, llm, tracer = solve(sandbox, script, policy="react", react_protocol="tools", rounds=4)
+    assert result.solved and [r.tool for r in result.rounds] == ["run_tests", "run_tests", "submit"]
+    correction = llm.requests[1]["messages"][-1]
+    assert correction["role"] == "user" and "arguments are not valid JSON" in correction["content"]
+    assert llm.requests[1]["messages"][-2] == {"role": "assistant", "content": "{oops"}  # no dangling tool call
     assert "all tests pass" in llm.requests[2]["messages"][-1]["content"]
+    assert result.rounds[0].observation.startswith("all tests pass")  # the retry's call ran in the same step
+    assert result.rounds[1].observation.startswith("Invalid tool call: arguments are not valid JSON")
+    assert llm.requests[4]["messages"][-1]["role"] == "tool"  # the second failure is answered as the tool's result
+    assert len([e for e in tracer.events if e["kind"] == "retry"]) == 2
+    assert sum(r.completion_tokens for r in result.rounds) == result.usage.completion_tokens == 50
 
 
 def test_react_text_protocol(sandbox):
@@ -131,7 +138,20 @@ def test_react_text_protocol(sandbox):
     assert result.solved and llm.requests[1]["messages"][-1]["content"].startswith("Observation: all tests pass")
     assert parse_text_action("Action: submit\nAction Input: ```python\ndef f(): pass\n```")[:2] == \
         ("submit", {"code": "def f(): pass\n"})
-    assert parse_text_action("I think so.")[2] == "no `Action:` line"
+    assert parse_text_action("I think so.")[2] == "no `Action:` line and no code block"
+    fenced = "Thought: try it\nAction: run_tests\n```python\ndef median(xs):\n    return 1\n```"
+    assert parse_text_action(fenced)[:2] == ("run_tests", {"code": "def median(xs):\n    return 1\n"})
+
+
+def test_react_text_code_without_an_action_runs_the_tests(sandbox):
+    """The 0.5B model writes a thought and the code but rarely the action line: the code runs
+    as `run_tests`; once such code passes every test it is the answer."""
+    script = [[f"Thought: sort it.\n{BAD}"], [f"Thought: even lengths average the middle two.\n{GOOD}"]]
+    result, llm, _ = solve(sandbox, script, policy="react", react_protocol="text", rounds=4)
+    assert result.solved and [r.tool for r in result.rounds] == ["run_tests", "run_tests"]
+    assert "expected 2.5" in result.rounds[0].observation
+    assert result.rounds[1].observation == "all tests pass; submitted" and result.stop_reason == "tests pass"
+    assert len(llm.requests) == 2
 
 
 def test_graph_shapes():
@@ -242,7 +262,7 @@ def test_react_records_each_step_as_a_round(sandbox):
               [ToolCall(name="run_tests", arguments={"code": BAD.strip("`").removeprefix("python\n")})],
               [ToolCall(name="run_tests", arguments={"code": code})],
               [ToolCall(name="submit", arguments={"code": code})]]
-    result, llm, _ = solve(sandbox, script, policy="react", rounds=5)
+    result, llm, _ = solve(sandbox, script, policy="react", react_protocol="tools", rounds=5)
     assert result.solved and [r.tool for r in result.rounds] == ["run_python", "run_tests", "run_tests", "submit"]
     assert [r.round for r in result.rounds] == [0, 1, 2, 3] and all(r.action == "react" for r in result.rounds)
     assert result.rounds[0].observation == "2\n" and result.rounds[0].completion == ""
