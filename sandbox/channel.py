@@ -194,7 +194,7 @@ class Channel:
                     self.closed = True
                     break
                 self._frames.extend(self._reader.feed(data))
-        except (OSError, FrameError):
+        except (OSError, ValueError, FrameError):  # ValueError: the transport's descriptor was closed (-1)
             self.closed = True
         return self.closed
 

@@ -119,3 +119,17 @@ def test_hash_colliding_replies_fail_the_sample_quickly(channel):
     verdict, _ = judge(job, channel)
     assert verdict.tests[0].kind == "invalid_value" and "share one hash" in verdict.tests[0].message
     assert verdict.duration < 2
+
+
+def test_a_channel_whose_descriptor_was_closed_counts_as_closed():
+    """An idle executor's transport closed under it (descriptor -1) is a closed channel, not
+    a crash of the pool that peeks at it (found by benchmarks/selection_offline.py)."""
+    import socket
+
+    from sandbox.channel import DockerAttachTransport
+
+    mine, theirs = socket.socketpair()
+    chan = Channel(DockerAttachTransport(mine))
+    mine.close()  # fileno() is now -1
+    assert chan.peek_closed() and chan.closed
+    theirs.close()
