@@ -101,3 +101,30 @@ def test_a_split_never_leaks_the_other_part(run_dir, tmp_path):
     assert export(copy, tmp_path, split="dev", dedupe=False)[1] == everything
     summary, held_out = export(copy, tmp_path, split="held-out", dedupe=False)
     assert held_out == [] and summary.samples == 0
+
+
+def test_a_search_run_exports_the_reply_that_drew_its_answer(tmp_path):
+    """A search round's candidates come from a fresh request and, when the answer fails an
+    example, a repair: the exported turn is the request and reply that drew the answer."""
+    from tests.unit.test_search import TESTS
+
+    dataset = tmp_path / "data.jsonl"
+    dataset.write_text(json.dumps({"task_id": "demo/median", "entry_point": "median", "prompt": PROMPT,
+                                   "test": TEST}) + "\n")
+    config = BenchConfig(dataset=str(dataset), n=1, ks=[1], solver=SolverConfig(policy="search", candidates=3,
+                                                                                 rounds=2))
+    problems, digest = load_dataset(config)
+    script = [[TESTS], [BAD, BAD, BAD], [BAD, GOOD, GOOD], [BAD]]
+    with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
+        solver = Solver(FakeLLM(script), box, config.solver, "qwen2.5-coder", run_name="s")
+        directory = RunDir(tmp_path / "run")
+        directory.prepare(experiment_of(config, digest, solver.describe()), {"ks": [1], "problems_total": 1})
+        asyncio.run(Bench(config, problems, solver, box, directory).run())
+    records = directory.load_attempts(repair=False)
+    assert [r.drawn_passed for r in records] == [0, 2] and records[-1].hidden_passed
+    summary, lines = export(directory.path, tmp_path)
+    (example,) = [SFTExample.model_validate(line, strict=True) for line in lines]
+    assert example.messages[-1].content == GOOD and [m.role for m in example.messages] == ["system", "user",
+                                                                                             "assistant"]
+    assert example.metadata.round == 1
+    assert export(directory.path, tmp_path, format="preference")[0].examples == 0  # no per-reply verdicts
