@@ -163,7 +163,8 @@ async def feedback(state: AgentState, runtime: Runtime[RunContext]) -> dict[str,
 
 async def finish(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     best = state.get("best")
-    reason = state.get("stop_reason") or ("tests pass" if best is not None and best.all_pass else None)
+    reason = state.get("stop_reason") or ("tests pass" if best is not None and best.all_pass else
+                                          "submitted" if state.get("submitted") else None)
     runtime.context.tracer.event("finish", "stop", state.get("round", 0), 0.0, reason=reason)
     return {"stop_reason": reason}
 

@@ -255,6 +255,13 @@ def test_each_family_takes_only_what_differs(sandbox, family, system_start, extr
     assert request.get("extra_body") == extra
 
 
+def test_react_submitting_a_failing_answer_says_so(sandbox):
+    bad = BAD.strip("`").removeprefix("python\n")
+    result, _, _ = solve(sandbox, [[ToolCall(name="submit", arguments={"code": bad})]], policy="react",
+                         react_protocol="tools")
+    assert not result.solved and result.stop_reason == "submitted" and len(result.rounds) == 1
+
+
 def test_react_records_each_step_as_a_round(sandbox):
     """A react run is its steps: which tool, what the model saw, the best so far after each."""
     code = GOOD.strip("`").removeprefix("python\n")
