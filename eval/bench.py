@@ -142,7 +142,17 @@ class Bench:
         failure: BaseException | None = None
         write_lock = asyncio.Lock()
 
+        saving: set[asyncio.Task] = set()
+
         async def save(result: SampleResult) -> None:
+            # A finished sample is judged and written even when the run stops meanwhile:
+            # stopping cancels the samples still working, never one that is done.
+            task = asyncio.create_task(judge_and_write(result))
+            saving.add(task)
+            task.add_done_callback(saving.discard)
+            await asyncio.shield(task)
+
+        async def judge_and_write(result: SampleResult) -> None:
             problem = self.by_id[result.task_id]
             lines = await judge_rounds(problem, result, self._judge, self.config.solver.timeout)
             async with write_lock:
@@ -186,6 +196,8 @@ class Bench:
                 task.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+            if saving:
+                await asyncio.gather(*saving, return_exceptions=True)
             wall = time.time() - session_started
             if progress.samples_this_session:
                 self.run_dir.append_session({

@@ -5,6 +5,7 @@ pass@k per round recomputed independently from attempts.jsonl."""
 from __future__ import annotations
 
 import asyncio
+import time
 import json
 from math import comb
 from pathlib import Path
@@ -260,6 +261,28 @@ def test_a_stopped_run_is_reported_as_incomplete_until_resumed(tmp_path, sandbox
     write_report([run_dir.path], run_dir.path)
     assert json.loads((run_dir.path / "summary.json").read_text())["complete"] is True
     assert "Incomplete" not in (run_dir.path / "report.md").read_text()
+
+
+class SlowSandbox:
+    """Judges like the real one, a second late: a finished sample is still being judged
+    when the next sample's failure stops the run."""
+
+    backend_name = "slow"
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def run(self, job):
+        time.sleep(1.0)
+        return self.inner.run(job)
+
+
+def test_a_sample_finished_before_the_stop_is_judged_and_written(tmp_path, sandbox):
+    run, run_dir = bench(tmp_path, sandbox, FakeSolver(fail_after=2), count=4, n=1, box=SlowSandbox(sandbox))
+    with pytest.raises(BenchStopped):
+        asyncio.run(run.run())
+    assert {x["task_id"] for x in attempts(run_dir)} == set(t for t, _ in run.solver.calls)
+    assert len(run.solver.calls) == 2
 
 
 def test_oracle_runs_are_labelled(tmp_path, sandbox):
