@@ -16,6 +16,7 @@ import signal, sys, time
 from agent.cli import _terminate
 from sandbox import SandboxConfig, open_sandbox
 signal.signal(signal.SIGTERM, _terminate)
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a suite started in the background inherits SIGINT ignored
 with open_sandbox(SandboxConfig(backend="docker", workers=2, spares=0), say=lambda m: None) as box:
     box.pool.release(box.pool.acquire(60), True)
     print(box.backend.session, flush=True)
