@@ -122,3 +122,18 @@ def readable_program(prompt: str, completion: str, entry_point: str) -> str:
     repeated = {line for line in completion.splitlines() if line.startswith(("import ", "from "))}
     kept = "".join(line for line in lines if line.rstrip("\n") not in repeated).strip("\n")
     return (kept + "\n\n\n" if kept else "") + completion.lstrip("\n")
+
+
+def parse_asserts(reply: str, entry_point: str) -> list[str]:
+    """Assert statements the model wrote, kept when they compile and call the function."""
+    text = "\n".join(code_blocks(strip_thinking(reply))) or reply
+    tests = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("assert ") and re.search(rf"\b{re.escape(entry_point)}\s*\(", line):
+            try:
+                compile(line, "<test>", "exec")
+            except SyntaxError:
+                continue
+            tests.append(line)
+    return list(dict.fromkeys(tests))[:8]

@@ -12,7 +12,6 @@ afresh; no progress after that ends the run. `react`: prepare -> the model picks
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Any
 
@@ -22,7 +21,7 @@ from langgraph.runtime import Runtime
 import prompts
 from agent.config import Policy, SolverConfig
 from agent.context import RunContext, unrecorded
-from agent.extract import code_blocks, normalized, strip_thinking
+from agent.extract import normalized, parse_asserts
 from agent.feedback import describe
 from agent.react import act
 from agent.search import choose_inputs, draw, observe, route_after_observe
@@ -167,21 +166,6 @@ async def finish(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, A
                                           "submitted" if state.get("submitted") else None)
     runtime.context.tracer.event("finish", "stop", state.get("round", 0), 0.0, reason=reason)
     return {"stop_reason": reason}
-
-
-def parse_asserts(reply: str, entry_point: str) -> list[str]:
-    """Assert statements the model wrote, kept when they compile and call the function."""
-    text = "\n".join(code_blocks(strip_thinking(reply))) or reply
-    tests = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("assert ") and re.search(rf"\b{re.escape(entry_point)}\s*\(", line):
-            try:
-                compile(line, "<test>", "exec")
-            except SyntaxError:
-                continue
-            tests.append(line)
-    return list(dict.fromkeys(tests))[:8]
 
 
 # ------------------------------------------------------------------ the graphs

@@ -37,9 +37,9 @@ async def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]
         correction = {"role": "user", "content": prompts.render(ctx.family, "react_correction", why=error,
                                                                 protocol=ctx.config.react_protocol)}
         ctx.tracer.event("act", "retry", step, 0.0, error=error)
-        retry_assistant, name, arguments, error, more = await _call(ctx, [*messages, _plain(assistant), correction], step)
         messages = [*messages, _plain(assistant), correction]
-        assistant, usage = retry_assistant, usage + more
+        assistant, name, arguments, error, more = await _call(ctx, messages, step)
+        usage = usage + more
     observation, candidate, submitted = await use_tool(ctx, state, name, arguments, error, step)
     if "tool_calls" in assistant:
         tool_message = {"role": "tool", "tool_call_id": assistant["tool_calls"][0]["id"], "content": observation}
@@ -67,12 +67,12 @@ async def use_tool(ctx: RunContext, state: AgentState, name: str | None, argumen
     """(observation, the candidate the tool judged if any, whether it was submitted)."""
     started = time.monotonic()
     code = arguments.get("code") if isinstance(arguments, dict) else None
-    if error or name not in TOOL_NAMES or not isinstance(code, str):
-        why = error or (f"unknown tool {name!r}" if name not in TOOL_NAMES
-                        else "the arguments need a string field `code`")
+    why = error or unusable(name, arguments)
+    if why:
         observation = f"Invalid tool call: {why}. Call run_tests, run_python or submit with {{\"code\": \"...\"}}."
         ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, error=why)
         return observation, None, False
+    assert isinstance(code, str)  # `unusable` checked it
     if name == "run_python":
         verdict = await asyncio.to_thread(run_python, ctx.sandbox, code)
         failure = verdict.first_failure
@@ -122,9 +122,16 @@ async def _call(ctx: RunContext, messages: list[dict[str, Any]], step: int
                                      stop=["Observation:"])
         assistant = {"role": "assistant", "content": reply.choices[0].text}
         name, arguments, error = parse_text_action(reply.choices[0].text)
-    if error is None and (name not in TOOL_NAMES or not isinstance(arguments.get("code"), str)):
-        error = f"unknown tool {name!r}" if name not in TOOL_NAMES else "the arguments need a string field `code`"
-    return assistant, name, arguments, error, usage
+    return assistant, name, arguments, error or unusable(name, arguments), usage
+
+
+def unusable(name: str | None, arguments: Any) -> str | None:
+    """Why a well-formed call still cannot run: an unknown tool, or no string `code`."""
+    if name not in TOOL_NAMES:
+        return f"unknown tool {name!r}"
+    if not isinstance(arguments, dict) or not isinstance(arguments.get("code"), str):
+        return "the arguments need a string field `code`"
+    return None
 
 
 def _plain(message: dict[str, Any]) -> dict[str, Any]:

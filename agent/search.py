@@ -19,6 +19,7 @@ from langgraph.runtime import Runtime
 import prompts
 from agent.consensus import Selection, behaviour_of, select
 from agent.context import RunContext, unrecorded
+from agent.extract import parse_asserts
 from agent.feedback import describe
 from agent.inputs import TestInput, gather_inputs
 from agent.state import AgentState, Candidate, Draft, Usage
@@ -32,8 +33,6 @@ async def choose_inputs(ctx: RunContext, visible: list[str]) -> tuple[list[TestI
     """The inputs every candidate runs on, the tokens their proposal cost, and the model's asserts."""
     usage, proposed = Usage(), []
     if ctx.config.propose_tests:
-        from agent.graph import parse_asserts  # the graph module imports this one
-
         message = {"role": "user", "content": prompts.render(ctx.family, "self_tests", prompt=ctx.problem.prompt,
                                                              entry_point=ctx.problem.entry_point)}
         reply, usage = await ctx.ask([ctx.system(), message], "prepare", 0, temperature=0.0,
