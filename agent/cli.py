@@ -394,8 +394,9 @@ def _bench_plan(params: dict) -> BenchPlan:
     return BenchPlan(config, problems, digest, params["out_dir"])
 
 
-def _run_benches(plans: list[BenchPlan], shared: dict, display: "BenchDisplay") -> None:
-    """Runs the plans at once against one model server, one client and one sandbox pool."""
+def _run_benches(plans: list[BenchPlan], shared: dict, display: "BenchDisplay", sequential: bool = False) -> None:
+    """Runs the plans against one model server, one client and one sandbox pool: at once
+    (interleaved), or one after another."""
     import asyncio
 
     from agent.llm.client import ClientConfig
@@ -408,7 +409,7 @@ def _run_benches(plans: list[BenchPlan], shared: dict, display: "BenchDisplay") 
     with _clean_errors(display.stop), model_server(shared["base_url"], _say) as url:
         client = ClientConfig.from_options(base_url=url, model=shared["model"], timeout=900.0, retries=5, backoff=1.0)
         try:
-            asyncio.run(_bench_all(plans, client, boxes, shared["concurrency"], display))
+            asyncio.run(_bench_all(plans, client, boxes, shared["concurrency"], display, sequential))
         except BenchStopped as exc:
             display.stop()
             for plan in plans:
@@ -424,6 +425,9 @@ def sweep(
     ctx: typer.Context,
     out_dir: Annotated[Path, typer.Option("--out", help="the sweep's folder: one run directory per point; rerunning resumes")],
     grid: Annotated[list[str], typer.Option(help="OPTION=VALUE,VALUE... (a bench option; repeat for more axes)")],
+    schedule: Annotated[str, typer.Option(help="interleaved: all points at once, a new problem of any point "
+                                          "whenever the server has room (measured faster); sequential: one "
+                                          "point after another")] = "interleaved",
 ) -> None:
     """A grid of bench runs against one model server and one sandbox pool, then one comparison.
 
@@ -432,6 +436,8 @@ def sweep(
     """
     from eval.sweep import SweepError, SweepManifest, parse_grid, points_of, write_manifest, write_sweep_report
 
+    if schedule not in ("interleaved", "sequential"):
+        _fail(f"--schedule must be interleaved or sequential, not {schedule!r}")
     bench_command = typer.main.get_command(app).commands["bench"]  # type: ignore[attr-defined]
     known = {o.lstrip("-") for param in bench_command.params for o in param.opts if o.startswith("--")}
     shared = {name.replace("_", "-") for name in SHARED_OPTIONS} | {"out"}
@@ -448,7 +454,7 @@ def sweep(
     except SweepError as exc:
         _fail(str(exc))
     _say(f"{_count(len(plans), 'point')}: {', '.join(p.name for p in points)}")
-    _run_benches(plans, params[0], BenchDisplay())
+    _run_benches(plans, params[0], BenchDisplay(), sequential=schedule == "sequential")
     path = write_sweep_report(out_dir)
     _say(f"report: {path}")
 
@@ -498,11 +504,16 @@ def _load_dataset(config):
     return problems, digest
 
 
-async def _bench_all(plans: list[BenchPlan], client, boxes, concurrency: int, display) -> None:
+async def _bench_all(plans: list[BenchPlan], client, boxes, concurrency: int, display,
+                     sequential: bool = False) -> None:
     from agent.wiring import connected
     from eval.bench import BenchStopped
 
     async with connected(client, boxes, _say, concurrency) as (llm, box):
+        if sequential:
+            for plan in plans:
+                await _bench_one(plan, llm, box, client, concurrency, display)
+            return
         tasks = [asyncio.ensure_future(_bench_one(plan, llm, box, client, concurrency, display)) for plan in plans]
         try:
             await asyncio.gather(*tasks)
@@ -720,6 +731,10 @@ def serve(
     model: Annotated[str, typer.Option(help="model name or a local folder")] = "Qwen/Qwen2.5-Coder-0.5B-Instruct",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    docker: Annotated[bool, typer.Option("--docker", help="run the server in a container built by the project "
+                                         "(offline; the model folder mounted read-only, removed when serve stops)")] = False,
+    build_only: Annotated[bool, typer.Option("--build-only", help="with --docker: build the server image "
+                                             "(tagged repair-agent-server:latest, which compose.yaml runs) and exit")] = False,
     cache: CacheOption = None,
 ) -> None:
     """Run vLLM's OpenAI-compatible server in the foreground until interrupted."""
@@ -731,15 +746,30 @@ def serve(
         _fail(f"--device must be auto, cpu or gpu, not {device!r}")
     if not 1 <= port <= 65535:
         _fail(f"--port must be between 1 and 65535, not {port}")
+    if build_only and not docker:
+        _fail("--build-only builds the server's image; give --docker with it")
     config = ServerConfig(device=device, model=model, port=port, host=host, cache=cache)  # type: ignore[arg-type]
     try:
-        server = start_server(config, say=_say)
+        if docker:
+            from agent.llm.container import build_server_image, start_container_server
+            from sandbox.docker_backend import SandboxUnavailable, docker_client
+
+            if build_only:
+                try:
+                    tag = build_server_image(docker_client(), _say, cache)
+                except SandboxUnavailable as exc:
+                    _fail(str(exc).replace(" or use --sandbox process", ""))
+                out.print(f"server image ready: {tag} (also repair-agent-server:latest)", highlight=False)
+                return
+            server = start_container_server(config, say=_say)
+        else:
+            server = start_server(config, say=_say)
     except (ServeError, ServerEnvError, ModelPullError) as exc:
         _fail(str(exc))
     try:
         out.print(f"serving {server.model} at {server.base_url} (log: {server.log}); Ctrl-C stops it",
                   highlight=False, soft_wrap=True)
-        code = server.process.wait()
+        code = server.wait()
         _fail(f"the vLLM server exited on its own (exit {code}); see {server.log}")
     finally:
         server.stop()

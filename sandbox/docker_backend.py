@@ -65,6 +65,28 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def remove_orphans(client: docker.DockerClient, kind: str) -> int:
+    """Removes the project's containers of this kind (label value) whose owning process on
+    this host is gone: a sandbox or a model server whose owner was killed outright."""
+    removed = 0
+    try:
+        containers = client.api.containers(all=True, filters={"label": f"{LABEL}={kind}"})
+    except docker.errors.DockerException:
+        return 0
+    for info in containers:
+        labels = info.get("Labels") or {}
+        if labels.get(f"{LABEL}.owner-host") != socket.gethostname():
+            continue
+        owner = labels.get(f"{LABEL}.owner-pid", "")
+        if owner.isdigit() and not _pid_alive(int(owner)):
+            try:
+                client.api.remove_container(info["Id"], force=True)
+                removed += 1
+            except docker.errors.DockerException:
+                pass
+    return removed
+
+
 def await_greeting(executor, timeout: float, what: str):
     """Returns `executor` once its executor said hello; destroys it and raises otherwise."""
     try:
@@ -114,24 +136,7 @@ class DockerBackend:
         }
 
     def sweep_orphans(self) -> int:
-        """Removes sandbox containers whose owning process on this host is gone."""
-        removed = 0
-        try:
-            containers = self.client.api.containers(all=True, filters={"label": f"{LABEL}=sandbox"})
-        except docker.errors.DockerException:
-            return 0
-        for info in containers:
-            labels = info.get("Labels") or {}
-            if labels.get(f"{LABEL}.owner-host") != socket.gethostname():
-                continue
-            owner = labels.get(f"{LABEL}.owner-pid", "")
-            if owner.isdigit() and not _pid_alive(int(owner)):
-                try:
-                    self.client.api.remove_container(info["Id"], force=True)
-                    removed += 1
-                except docker.errors.DockerException:
-                    pass
-        return removed
+        return remove_orphans(self.client, "sandbox")
 
     def host_config(self) -> dict:
         memory = f"{self.config.memory_mb + 128}m"

@@ -101,17 +101,21 @@ def cpu_dtype() -> str:
     return "bfloat16" if re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) else "float32"
 
 
-def vllm_command(python: Path, model_path: str, name: str, config: ServerConfig, device: Device = "cpu") -> list[str]:
+def vllm_arguments(model_path: str, name: str, config: ServerConfig, device: Device = "cpu") -> list[str]:
+    """vLLM's server arguments but where it listens: the same on the host and in a container."""
     dtype = cpu_dtype() if device == "cpu" else "auto"
     return [
-        str(python), "-m", "vllm.entrypoints.openai.api_server",
         "--model", model_path, "--served-model-name", name,
-        "--host", config.host, "--port", str(config.port),
         "--max-model-len", str(config.max_model_len), "--dtype", dtype,
         "--enable-prefix-caching", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
         "--disable-uvicorn-access-log",
         *os.environ.get("REPAIR_AGENT_VLLM_ARGS", "").split(),
     ]
+
+
+def vllm_command(python: Path, model_path: str, name: str, config: ServerConfig, device: Device = "cpu") -> list[str]:
+    return [str(python), "-m", "vllm.entrypoints.openai.api_server", "--host", config.host, "--port", str(config.port),
+            *vllm_arguments(model_path, name, config, device)]
 
 
 def vllm_environment(device: Device, config: ServerConfig) -> dict[str, str]:
@@ -142,6 +146,10 @@ class RunningServer:
 
     def __init__(self, process: subprocess.Popen, base_url: str, log: Path, name: str) -> None:
         self.process, self.base_url, self.log, self.model = process, base_url, log, name
+
+    def wait(self) -> int:
+        """Blocks until the server exits on its own; its exit code."""
+        return self.process.wait()
 
     def stop(self, grace: float = 20.0) -> None:
         if self.process.poll() is not None:
