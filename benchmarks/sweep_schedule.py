@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--grid", action="append", required=True)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--first", choices=["sequential", "interleaved"], default="sequential",
+                        help="the schedule run first in the first repeat (then the order alternates)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "sweep_schedule.json")
     parser.add_argument("bench_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
@@ -60,7 +62,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="sweep-schedule-") as work:
         for repeat in range(args.repeats):
-            order = ["sequential", "interleaved"] if repeat % 2 == 0 else ["interleaved", "sequential"]
+            order = ["sequential", "interleaved"] if args.first == "sequential" else ["interleaved", "sequential"]
+            order = order if repeat % 2 == 0 else order[::-1]
             for schedule in order:
                 out = Path(work) / f"{schedule}-{repeat}"
                 row = run_sweep(out, schedule, args.grid, bench_args, args.base_url)
