@@ -65,6 +65,11 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def owner_labels(kind: str) -> dict[str, str]:
+    """The project's label with this kind and the owning process, which `remove_orphans` reads."""
+    return {LABEL: kind, f"{LABEL}.owner-pid": str(os.getpid()), f"{LABEL}.owner-host": socket.gethostname()}
+
+
 def remove_orphans(client: docker.DockerClient, kind: str) -> int:
     """Removes the project's containers of this kind (label value) whose owning process on
     this host is gone: a sandbox or a model server whose owner was killed outright."""
@@ -128,12 +133,7 @@ class DockerBackend:
         self.sweep_orphans()
 
     def labels(self) -> dict[str, str]:
-        return {
-            LABEL: "sandbox",
-            f"{LABEL}.session": self.session,
-            f"{LABEL}.owner-pid": str(os.getpid()),
-            f"{LABEL}.owner-host": socket.gethostname(),
-        }
+        return {**owner_labels("sandbox"), f"{LABEL}.session": self.session}
 
     def sweep_orphans(self) -> int:
         return remove_orphans(self.client, "sandbox")

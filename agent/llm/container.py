@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -36,7 +35,7 @@ from agent.llm.serve import vllm_arguments, vllm_environment
 from agent.llm.server_env import PACKAGES, PATCHES, Device, ensure_server_env, site_packages
 from sandbox.cache import cache_dir
 from sandbox.config import LABEL
-from sandbox.docker_backend import SandboxUnavailable, docker_client, remove_orphans
+from sandbox.docker_backend import SandboxUnavailable, docker_client, owner_labels, remove_orphans
 from sandbox.image import image_exists
 from sandbox.rootfs import SERVER_RECIPE, RootfsError, build_rootfs
 
@@ -125,8 +124,8 @@ def container_name(port: int) -> str:
 class ContainerServer:
     """A vLLM server container that this process started; `stop` removes it."""
 
-    def __init__(self, client: docker.DockerClient, container, base_url: str, log: Path, name: str) -> None:
-        self.client, self.container, self.base_url, self.log, self.model = client, container, base_url, log, name
+    def __init__(self, container, base_url: str, log: Path, name: str) -> None:
+        self.container, self.base_url, self.log, self.model = container, base_url, log, name
         self._follower = threading.Thread(target=self._follow_logs, daemon=True)
         self._follower.start()
 
@@ -171,10 +170,6 @@ class ContainerServer:
             pass
         except docker.errors.DockerException:
             pass
-
-
-def _labels() -> dict[str, str]:
-    return {LABEL: "server", f"{LABEL}.owner-pid": str(os.getpid()), f"{LABEL}.owner-host": socket.gethostname()}
 
 
 def _remove_named(client: docker.DockerClient, name: str) -> None:
@@ -222,7 +217,7 @@ def start_container_server(config: ServerConfig, say: Callable[[str], None] = pr
     arguments = vllm_arguments(MODEL_IN_CONTAINER, name, config, device)
     options: dict = dict(
         name=container_name(config.port), command=arguments, detach=True, environment=environment,
-        labels=_labels(), ports={f"{PORT_IN_CONTAINER}/tcp": (config.host, config.port)},
+        labels=owner_labels("server"), ports={f"{PORT_IN_CONTAINER}/tcp": (config.host, config.port)},
         volumes={model_path: {"bind": MODEL_IN_CONTAINER, "mode": "ro"},
                  str(compile_cache): {"bind": CACHE_IN_CONTAINER, "mode": "rw"}},
         init=True,  # tini as pid 1: signals reach vLLM, and its exit ends the container
@@ -240,7 +235,7 @@ def start_container_server(config: ServerConfig, say: Callable[[str], None] = pr
         _remove_named(client, container_name(config.port))  # created, then failed to start
         raise ServeError(f"the server container did not start: {str(exc).splitlines()[0]}") from None
     _start_reaper(container.id)
-    server = ContainerServer(client, container, config.base_url, log, name)
+    server = ContainerServer(container, config.base_url, log, name)
     deadline = time.monotonic() + config.startup_timeout
     try:
         while not healthy(config.base_url):

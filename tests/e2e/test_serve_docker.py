@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,10 @@ import docker
 import pytest
 
 from agent.llm.container import container_name
-from tests.e2e.test_serving import ask
+from tests.e2e.test_serving import ask, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = [sys.executable, "-m", "agent"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def server_containers(port: int) -> list:
