@@ -20,7 +20,6 @@ import asyncio
 import json
 import math
 import os
-import socket
 import sys
 import time
 from datetime import datetime, timezone
@@ -33,6 +32,7 @@ from agent.llm.client import ClientConfig, LLMClient  # noqa: E402
 from agent.llm.models import DEFAULT_MODEL  # noqa: E402
 from agent.llm.serve import ServeError, ServerConfig, start_server  # noqa: E402
 from agent.llm.server_env import env_dir  # noqa: E402
+from benchmarks.server_start import free_port  # noqa: E402
 from eval.environment import git_revision, machine  # noqa: E402
 
 NGRAM = '{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4,"prompt_lookup_min":2}'
@@ -48,12 +48,6 @@ LEVERS: dict[str, dict] = {
     "tcmalloc": {"args": "", "env": {"LD_PRELOAD": TCMALLOC}},
     "iomp": {"args": "", "env": {"LD_PRELOAD": str(env_dir("cpu") / "lib" / "libiomp5.so")}},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def workload(trace: Path, requests: int) -> list[dict]:
