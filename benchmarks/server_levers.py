@@ -2,15 +2,17 @@
 bench run's trace: its first `--requests` model calls in the order the bench made them
 (round-0 prompts with n candidates, repair prompts that share the task's prefix), each
 forced to the length its recorded replies had (vLLM's ignore_eos, so every lever does the
-same work), at most `--concurrency` sequences in flight as the bench's gate allows.
+same work), with the bench's own sequence gate (`agent.llm.gate.GatedLLM`) keeping
+`--concurrency` sequences in flight.
 
 Each lever is one `agent serve` start with its own vLLM arguments and environment (the
-project's defaults otherwise); the baseline runs first and last, so drift on this noisy
-machine shows. Reported per lever: seconds to healthy, generated tokens per second over
-the replay, prompt tokens, and the start's failure if it did not start.
+project's defaults otherwise); levers combine with `+` (`defaults+c64`). The first lever
+runs again at the end, so drift on this noisy machine shows. Reported per lever: seconds to
+healthy, generated tokens per second over the replay, prompt tokens, and the start's
+failure if it did not start.
 
-    .venv/bin/python benchmarks/server_levers.py runs/c_candidates5_visible_v2/trace.jsonl \\
-        --levers baseline,fp32,ngram,batched4096,tcmalloc,iomp --requests 24
+    .venv/bin/python benchmarks/server_levers.py runs/a_greedy_visible_v2/trace.jsonl \\
+        --levers bf16,defaults,defaults+c64,batched4096 --requests 96
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agent.llm.client import ClientConfig, LLMClient  # noqa: E402
+from agent.llm.gate import GatedLLM  # noqa: E402
 from agent.llm.models import DEFAULT_MODEL  # noqa: E402
 from agent.llm.serve import ServeError, ServerConfig, start_server  # noqa: E402
 from agent.llm.server_env import env_dir  # noqa: E402
@@ -38,16 +41,32 @@ from eval.environment import git_revision, machine  # noqa: E402
 NGRAM = '{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4,"prompt_lookup_min":2}'
 TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 LEVERS: dict[str, dict] = {
-    "baseline": {"args": "", "env": {}},
-    "fp32": {"args": "--dtype float32", "env": {}},
-    "ngram": {"args": f"--speculative-config {NGRAM}", "env": {}},
-    "batched4096": {"args": "--max-num-batched-tokens 4096", "env": {}},
-    "seqs64": {"args": "--max-num-seqs 64", "env": {}},
-    "no-prefix-cache": {"args": "--no-enable-prefix-caching", "env": {}},
-    "kv4": {"args": "", "env": {"VLLM_CPU_KVCACHE_SPACE": "4"}},
-    "tcmalloc": {"args": "", "env": {"LD_PRELOAD": TCMALLOC}},
-    "iomp": {"args": "", "env": {"LD_PRELOAD": str(env_dir("cpu") / "lib" / "libiomp5.so")}},
+    "defaults": {},
+    "bf16": {"args": "--dtype bfloat16"},  # the CPU default before fp32 won here
+    "fp32": {"args": "--dtype float32"},
+    "ngram": {"args": f"--speculative-config {NGRAM}"},
+    "batched1024": {"args": "--max-num-batched-tokens 1024"},
+    "batched4096": {"args": "--max-num-batched-tokens 4096"},
+    "seqs64": {"args": "--max-num-seqs 64"},
+    "no-prefix-cache": {"args": "--no-enable-prefix-caching"},
+    "kv4": {"env": {"VLLM_CPU_KVCACHE_SPACE": "4"}},
+    "no-split-kv": {"env": {"VLLM_CPU_ATTN_SPLIT_KV": "0"}},
+    "tcmalloc": {"env": {"LD_PRELOAD": TCMALLOC}},
+    "iomp": {"env": {"LD_PRELOAD": str(env_dir("cpu") / "lib" / "libiomp5.so")}},
+    # the client's side: sequences the bench keeps in flight (`agent bench --concurrency`)
+    "c16": {"concurrency": 16},
+    "c48": {"concurrency": 48},
+    "c64": {"concurrency": 64},
 }
+LEVERS["baseline"] = LEVERS["defaults"]  # the name the first committed run used
+
+
+def lever(name: str, concurrency: int) -> dict:
+    """A lever or a `+` combination of them: vLLM arguments joined, environments merged."""
+    parts = [LEVERS[part] for part in name.split("+")]
+    return {"args": " ".join(p["args"] for p in parts if p.get("args")),
+            "env": {k: v for p in parts for k, v in p.get("env", {}).items()},
+            "concurrency": max([p["concurrency"] for p in parts if "concurrency" in p], default=concurrency)}
 
 
 def workload(trace: Path, requests: int) -> list[dict]:
@@ -69,26 +88,15 @@ def workload(trace: Path, requests: int) -> list[dict]:
 
 
 async def replay(url: str, calls: list[dict], concurrency: int) -> dict:
-    llm = LLMClient(ClientConfig(base_urls=[url], model=DEFAULT_MODEL, timeout=1800))
-    free = concurrency
-    condition = asyncio.Condition()
+    llm = GatedLLM(LLMClient(ClientConfig(base_urls=[url], model=DEFAULT_MODEL, timeout=1800)), concurrency)
     completion = prompt = 0
 
     async def one(call: dict) -> None:
-        nonlocal free, completion, prompt
-        need = min(call["n"], concurrency)
-        async with condition:
-            await condition.wait_for(lambda: free >= need)
-            free -= need
-        try:
-            reply = await llm.chat(call["messages"], n=call["n"], temperature=call["temperature"],
-                                   max_tokens=call["max_tokens"], extra_body={"ignore_eos": True}, site="bench")
-            completion += reply.completion_tokens
-            prompt += reply.prompt_tokens
-        finally:
-            async with condition:
-                free += need
-                condition.notify_all()
+        nonlocal completion, prompt
+        reply = await llm.chat(call["messages"], n=call["n"], temperature=call["temperature"],
+                               max_tokens=call["max_tokens"], extra_body={"ignore_eos": True}, site="bench")
+        completion += reply.completion_tokens
+        prompt += reply.prompt_tokens
 
     try:
         await llm.chat([{"role": "user", "content": "Say hi."}], max_tokens=4, site="bench")  # warm-up
@@ -102,11 +110,11 @@ async def replay(url: str, calls: list[dict], concurrency: int) -> dict:
 
 
 def run_lever(name: str, calls: list[dict], concurrency: int) -> dict:
-    lever = LEVERS[name]
-    saved = {k: os.environ.get(k) for k in ["REPAIR_AGENT_VLLM_ARGS", *lever["env"]]}
-    os.environ["REPAIR_AGENT_VLLM_ARGS"] = lever["args"]
-    os.environ.update(lever["env"])
-    row = {"lever": name, "vllm_args": lever["args"], "env": lever["env"]}
+    chosen = lever(name, concurrency)
+    saved = {k: os.environ.get(k) for k in ["REPAIR_AGENT_VLLM_ARGS", *chosen["env"]]}
+    os.environ["REPAIR_AGENT_VLLM_ARGS"] = chosen["args"]
+    os.environ.update(chosen["env"])
+    row = {"lever": name, "vllm_args": chosen["args"], "env": chosen["env"], "concurrency": chosen["concurrency"]}
     started = time.monotonic()
     try:
         server = start_server(ServerConfig(device="cpu", port=free_port(), startup_timeout=900), say=lambda m: None)
@@ -121,7 +129,7 @@ def run_lever(name: str, calls: list[dict], concurrency: int) -> dict:
                 os.environ[key] = value
     row["start_seconds"] = round(time.monotonic() - started, 1)
     try:
-        row.update(asyncio.run(replay(server.base_url, calls, concurrency)))
+        row.update(asyncio.run(replay(server.base_url, calls, chosen["concurrency"])))
     except Exception as exc:  # noqa: BLE001 - a lever that breaks generation is a result too
         row["failed"] = f"{type(exc).__name__}: {exc}"
     finally:
@@ -132,17 +140,17 @@ def run_lever(name: str, calls: list[dict], concurrency: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("trace", type=Path, help="a bench run's trace.jsonl")
-    parser.add_argument("--levers", default="baseline,fp32,ngram,batched4096,tcmalloc,iomp")
+    parser.add_argument("--levers", default="bf16,defaults,defaults+c64,batched4096")
     parser.add_argument("--requests", type=int, default=24)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "server_levers.json")
     args = parser.parse_args()
     names = [n for n in args.levers.split(",") if n]
-    unknown = [n for n in names if n not in LEVERS]
+    unknown = [part for n in names for part in n.split("+") if part not in LEVERS]
     if unknown:
         raise SystemExit(f"unknown levers {unknown}; known: {', '.join(LEVERS)}")
-    if names[0] == "baseline" and names[-1] != "baseline" and len(names) > 1:
-        names.append("baseline")
+    if len(names) > 1 and names[-1] != names[0]:
+        names.append(names[0])
     calls = workload(args.trace, args.requests)
     rows = []
     for name in names:

@@ -91,14 +91,16 @@ def resolve_model_path(config: ServerConfig, device: Device, say: Callable[[str]
 
 
 def cpu_dtype() -> str:
-    """bf16 only where the CPU computes it natively (AVX512-BF16 or AMX). Elsewhere oneDNN
-    cannot build a bf16 matmul and vLLM falls back to an emulated one: on an AVX2-only
-    EPYC here that gave 5 to 8 tokens/s whatever the batch."""
+    """fp32 on CPU unless it has AMX. Measured here: on an AVX2-only EPYC oneDNN builds no
+    bf16 matmul and vLLM's fallback gave 5 to 8 tokens/s whatever the batch; on a Xeon with
+    AVX512-BF16 but no AMX, fp32 generated 1.2 to 1.4 times faster than bf16 at 32 and 64
+    sequences in flight (results/server_levers*.json). AMX was not measured; vLLM's CPU
+    guide recommends bf16 there."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return "bfloat16"
-    return "bfloat16" if re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) else "float32"
+        return "float32"
+    return "bfloat16" if re.search(r"\bamx_bf16\b", flags) else "float32"
 
 
 def vllm_arguments(model_path: str, name: str, config: ServerConfig, device: Device = "cpu") -> list[str]:
