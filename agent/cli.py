@@ -202,6 +202,7 @@ MaxTokensOption = Annotated[int, typer.Option(help="tokens per model reply")]
 TokenBudgetOption = Annotated[Optional[int], typer.Option(help="stop a sample once it generated this many tokens")]
 TimeBudgetOption = Annotated[Optional[float], typer.Option(help="stop a sample after this many seconds")]
 ReactProtocolOption = Annotated[ReactProtocol, typer.Option(help="react: a text protocol (Thought, Action, the code in a fenced block; default) or OpenAI tool calls")]
+ReactConstrainedOption = Annotated[bool, typer.Option(help="react, text protocol: the server constrains each reply to the protocol's form (vLLM structured outputs)")]
 SandboxOption = Annotated[SandboxBackend, typer.Option(help="docker, process (bubblewrap) or auto")]
 WeakOption = Annotated[bool, typer.Option(help=WEAK_HELP)]
 
@@ -242,6 +243,7 @@ def solve(
     token_budget: TokenBudgetOption = None,
     time_budget: TimeBudgetOption = None,
     react_protocol: ReactProtocolOption = _DEFAULT["react_protocol"],
+    react_constrained: ReactConstrainedOption = _DEFAULT["react_constrained"],
     inputs: InputsOption = _DEFAULT["inputs"],
     propose_tests: ProposeTestsOption = _DEFAULT["propose_tests"],
     consensus_margin: ConsensusMarginOption = _DEFAULT["consensus_margin"],
@@ -265,7 +267,7 @@ def solve(
     config = _solver_config(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
                             temperature=temperature, search_temperature=search_temperature, max_tokens=max_tokens,
                             token_budget=token_budget, time_budget=time_budget, react_protocol=react_protocol,
-                            inputs=inputs, propose_tests=propose_tests, consensus_margin=consensus_margin)
+                            react_constrained=react_constrained, inputs=inputs, propose_tests=propose_tests, consensus_margin=consensus_margin)
     target = _solve_folder(out_dir, problem.task_id or problem.entry_point)
     if feedback == "hidden":
         _say("[bold yellow]oracle feedback:[/] the model sees the hidden tests; the result is an upper bound, not an honest score")
@@ -347,6 +349,7 @@ def bench(
     token_budget: TokenBudgetOption = None,
     time_budget: TimeBudgetOption = None,
     react_protocol: ReactProtocolOption = _DEFAULT["react_protocol"],
+    react_constrained: ReactConstrainedOption = _DEFAULT["react_constrained"],
     inputs: InputsOption = _DEFAULT["inputs"],
     propose_tests: ProposeTestsOption = _DEFAULT["propose_tests"],
     consensus_margin: ConsensusMarginOption = _DEFAULT["consensus_margin"],
@@ -354,7 +357,7 @@ def bench(
     feedback: FeedbackOption = "visible",
     base_url: BaseUrlOption = None,
     model: ModelOption = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="sequences in flight on the model server")] = 32,
+    concurrency: Annotated[int, typer.Option(min=1, help="sequences in flight on the model server")] = 64,
     sandbox: SandboxOption = "auto",
     allow_weak_sandbox: WeakOption = False,
     workers: Annotated[Optional[int], typer.Option(min=1, help="sandbox executors; default: CPU count")] = None,
@@ -368,7 +371,7 @@ def bench(
 
 
 SOLVER_OPTIONS = ("policy", "feedback", "rounds", "candidates", "temperature", "search_temperature", "max_tokens",
-                  "token_budget", "time_budget", "react_protocol", "inputs", "propose_tests", "consensus_margin")
+                  "token_budget", "time_budget", "react_protocol", "react_constrained", "inputs", "propose_tests", "consensus_margin")
 SHARED_OPTIONS = ("base_url", "model", "concurrency", "sandbox", "allow_weak_sandbox", "workers")
 """Options every point of a sweep shares: one server, one client, one sandbox pool."""
 

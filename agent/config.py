@@ -26,6 +26,8 @@ class SolverConfig(BaseModel):
     react_protocol: ReactProtocol = Field("text", description="react: a text protocol with the code in a fenced "
                                                                  "block (default: this model's code survives it), "
                                                                  "or OpenAI tool calls")
+    react_constrained: bool = Field(True, description="react, text protocol: the server constrains each reply to "
+                                                      "the protocol's form (vLLM structured outputs, a grammar)")
     inputs: int = Field(16, ge=0, le=64, description="search: made-up inputs per problem (the examples' mutations)")
     propose_tests: bool = Field(True, description="search: ask the model once for tests; their inputs judge, their "
                                                   "claimed outputs are votes")

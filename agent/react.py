@@ -20,6 +20,16 @@ from langgraph.runtime import Runtime
 from tools.calls import TOOL_SCHEMAS, TOOLS, run_python
 
 TOOL_NAMES = set(TOOLS)
+# The text protocol's form as a grammar (vLLM structured outputs, xgrammar's EBNF): one
+# thought line of at most 400 characters, one action, one complete fenced block, then the
+# reply ends. A 0.5B model left free writes a thought and no action, repeats its thought
+# until the token limit, or repeats itself inside an unclosed block.
+TEXT_GRAMMAR = r'''
+root ::= "Thought: " thought "\nAction: " action "\n```python\n" code "```"
+thought ::= [^\n]{1,400}
+action ::= "run_tests" | "run_python" | "submit"
+code ::= ([^`] | "`" [^`] | "``" [^`])+
+'''
 
 
 async def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -88,14 +98,14 @@ async def use_tool(ctx: RunContext, state: AgentState, name: str | None, argumen
     if name == "submit":
         ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, code=code)
         return "submitted", candidate, True
-    if arguments.get("implicit") and candidate.all_pass:
-        # code with no action line that passes every test: nothing is left to do but submit it
-        ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, code=code, implicit=True,
-                         observation="all tests pass; submitted")
+    if candidate.all_pass and verdict is not None:
+        # code that passes every test the agent has: nothing is left to do but submit it
+        # (the 0.5B model, told to submit, mostly runs the tests again or talks instead)
+        ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, code=code,
+                         implicit=bool(arguments.get("implicit")), observation="all tests pass; submitted")
         return "all tests pass; submitted", candidate, True
     sources = None if ctx.config.feedback == "hidden" else tests
-    observation = "no tests to run" if verdict is None else (
-        "all tests pass; call submit" if candidate.all_pass else describe(verdict, sources))
+    observation = "no tests to run" if verdict is None else describe(verdict, sources)
     ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, code=code,
                      observation=observation)
     return observation, candidate, False
@@ -118,8 +128,10 @@ async def _call(ctx: RunContext, messages: list[dict[str, Any]], step: int
                 "name": call.name, "arguments": call.raw_arguments or json.dumps(call.arguments)}}]
         name, arguments, error = (call.name, call.arguments, call.error) if call else (None, {}, "no tool call")
     else:
+        constrained = {"extra_body": {"structured_outputs": {"grammar": TEXT_GRAMMAR}}} \
+            if ctx.config.react_constrained else {}
         reply, usage = await ctx.ask(messages, "act", step, temperature=ctx.config.temperature,
-                                     stop=["Observation:"])
+                                     stop=["Observation:"], **constrained)
         assistant = {"role": "assistant", "content": reply.choices[0].text}
         name, arguments, error = parse_text_action(reply.choices[0].text)
     return assistant, name, arguments, error or unusable(name, arguments), usage

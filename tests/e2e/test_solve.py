@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,9 @@ def test_react_policy(tmp_path, base_url):
     requests = [e for e in trace if e["kind"] == "llm" and e["node"] == "act"]
     retries = [e for e in trace if e["kind"] == "retry"]  # a malformed call is corrected once within its step
     assert len(requests) == len(result["rounds"]) + len(retries)
+    # the text protocol's grammar holds every reply to its form: a thought, an action, one block
+    for request in requests:
+        assert re.match(r"Thought: [^\n]+\nAction: (run_tests|run_python|submit)\n```python\n", request["replies"][0])
     for step, following in zip(result["rounds"], requests[1:]):
         assert following["messages"][-1]["content"].endswith(step["observation"])
     tools = [e for e in trace if e["node"] == "tool" and e.get("tool") in ("run_tests", "run_python", "submit")

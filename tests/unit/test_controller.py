@@ -114,16 +114,17 @@ def test_given_code_is_round_zero_without_a_model_call(sandbox):
 
 def test_react_malformed_call_gets_one_correction_then_is_an_observation(sandbox):
     code = GOOD.strip("`").removeprefix("python\n")
+    bad = BAD.strip("`").removeprefix("python\n")
     broken = ToolCall(name="run_tests", arguments={}, raw_arguments="{oops", error="arguments are not valid JSON")
-    script = [[broken], [ToolCall(name="run_tests", arguments={"code": code})],
+    script = [[broken], [ToolCall(name="run_tests", arguments={"code": bad})],
               [broken], [broken], [ToolCall(name="submit", arguments={"code": code})]]
     result, llm, tracer = solve(sandbox, script, policy="react", react_protocol="tools", rounds=4)
     assert result.solved and [r.tool for r in result.rounds] == ["run_tests", "run_tests", "submit"]
     correction = llm.requests[1]["messages"][-1]
     assert correction["role"] == "user" and "arguments are not valid JSON" in correction["content"]
     assert llm.requests[1]["messages"][-2] == {"role": "assistant", "content": "{oops"}  # no dangling tool call
-    assert "all tests pass" in llm.requests[2]["messages"][-1]["content"]
-    assert result.rounds[0].observation.startswith("all tests pass")  # the retry's call ran in the same step
+    assert "expected 2.5" in llm.requests[2]["messages"][-1]["content"]
+    assert "expected 2.5" in result.rounds[0].observation  # the retry's call ran in the same step
     assert result.rounds[1].observation.startswith("Invalid tool call: arguments are not valid JSON")
     assert llm.requests[4]["messages"][-1]["role"] == "tool"  # the second failure is answered as the tool's result
     assert len([e for e in tracer.events if e["kind"] == "retry"]) == 2
@@ -131,16 +132,32 @@ def test_react_malformed_call_gets_one_correction_then_is_an_observation(sandbox
 
 
 def test_react_text_protocol(sandbox):
+    bad = json.dumps({"code": BAD.strip("`").removeprefix("python\n")})
     code = json.dumps({"code": GOOD.strip("`").removeprefix("python\n")})
-    script = [[f"Thought: test it\nAction: run_tests\nAction Input: {code}"],
-              [f"Thought: done\nAction: submit\nAction Input: {code}"]]
+    script = [[f"Thought: test it\nAction: run_tests\nAction Input: {bad}"],
+              [f"Thought: done\nAction: run_tests\nAction Input: {code}"]]
     result, llm, _ = solve(sandbox, script, policy="react", react_protocol="text")
-    assert result.solved and llm.requests[1]["messages"][-1]["content"].startswith("Observation: all tests pass")
+    told = llm.requests[1]["messages"][-1]["content"]
+    assert result.solved and told.startswith("Observation: 1 of 2 tests pass") and "expected 2.5" in told
+    # code that passes every test the agent has is the answer: nothing is left to try
+    assert result.rounds[-1].observation == "all tests pass; submitted" and len(llm.requests) == 2
     assert parse_text_action("Action: submit\nAction Input: ```python\ndef f(): pass\n```")[:2] == \
         ("submit", {"code": "def f(): pass\n"})
     assert parse_text_action("I think so.")[2] == "no `Action:` line and no code block"
     fenced = "Thought: try it\nAction: run_tests\n```python\ndef median(xs):\n    return 1\n```"
     assert parse_text_action(fenced)[:2] == ("run_tests", {"code": "def median(xs):\n    return 1\n"})
+
+
+def test_react_text_protocol_asks_the_server_for_its_form(sandbox):
+    """By default each text-protocol request carries the protocol's grammar (vLLM structured
+    outputs); `react_constrained=False` sends a plain request for servers without them."""
+    code = GOOD.strip("`").removeprefix("python\n")
+    script = [[f"Thought: test it\nAction: submit\n```python\n{code}```"]]
+    result, llm, _ = solve(sandbox, script, policy="react", react_protocol="text")
+    grammar = llm.requests[0]["extra_body"]["structured_outputs"]["grammar"]
+    assert result.solved and '"\\nAction: " action' in grammar and '"run_tests" | "run_python" | "submit"' in grammar
+    _, plain, _ = solve(sandbox, list(script), policy="react", react_protocol="text", react_constrained=False)
+    assert "extra_body" not in plain.requests[0]
 
 
 def test_react_text_code_without_an_action_runs_the_tests(sandbox):
@@ -267,16 +284,15 @@ def test_react_records_each_step_as_a_round(sandbox):
     code = GOOD.strip("`").removeprefix("python\n")
     script = [[ToolCall(name="run_python", arguments={"code": "print(1 + 1)"})],
               [ToolCall(name="run_tests", arguments={"code": BAD.strip("`").removeprefix("python\n")})],
-              [ToolCall(name="run_tests", arguments={"code": code})],
               [ToolCall(name="submit", arguments={"code": code})]]
     result, llm, _ = solve(sandbox, script, policy="react", react_protocol="tools", rounds=5)
-    assert result.solved and [r.tool for r in result.rounds] == ["run_python", "run_tests", "run_tests", "submit"]
-    assert [r.round for r in result.rounds] == [0, 1, 2, 3] and all(r.action == "react" for r in result.rounds)
+    assert result.solved and [r.tool for r in result.rounds] == ["run_python", "run_tests", "submit"]
+    assert [r.round for r in result.rounds] == [0, 1, 2] and all(r.action == "react" for r in result.rounds)
     assert result.rounds[0].observation == "2\n" and result.rounds[0].completion == ""
     assert "expected 2.5" in result.rounds[1].observation and result.rounds[1].feedback_passed == 1
-    assert result.rounds[2].observation.startswith("all tests pass") and result.rounds[2].visible_passed
-    assert [r.hidden_passed for r in result.rounds] == [False, False, True, True]
-    assert sum(r.completion_tokens for r in result.rounds) == result.usage.completion_tokens == 40
+    assert result.rounds[2].observation == "submitted" and result.rounds[2].visible_passed
+    assert [r.hidden_passed for r in result.rounds] == [False, False, True]
+    assert sum(r.completion_tokens for r in result.rounds) == result.usage.completion_tokens == 30
     assert llm.requests[1]["messages"][-1]["content"] == "2\n"  # the observation reached the model
 
 
