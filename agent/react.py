@@ -40,7 +40,9 @@ async def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]
     if not messages:
         system = prompts.render(ctx.family, "react_system" if ctx.config.react_protocol == "tools" else "react_text")
         messages = [{"role": "system", "content": system}, ctx.task()]
-    assistant, name, arguments, error, usage = await _call(ctx, messages, step)
+        assistant, name, arguments, error, usage = await _first_answer(ctx)
+    else:
+        assistant, name, arguments, error, usage = await _call(ctx, messages, step)
     if error is not None:
         # A 0.5B model often breaks the call's form (a cut-off JSON, a missing action):
         # one short correction, then the step counts whatever came back.
@@ -111,13 +113,38 @@ async def use_tool(ctx: RunContext, state: AgentState, name: str | None, argumen
     return observation, candidate, False
 
 
+async def _first_answer(ctx: RunContext) -> tuple[dict[str, Any], str, dict[str, Any], None, Usage]:
+    """The first step is fixed: `run_tests` on the problem's given code, or else on the
+    model's plain answer to the task, asked as the repair policy asks it. Under the
+    protocol's format this 0.5B model writes worse first code (measured on the development
+    split); the protocol takes over from the first observation, which the conversation
+    shows as the model's own call."""
+    if ctx.problem.code is not None:
+        code, usage = ctx.problem.code, Usage()
+        ctx.tracer.event("act", "given", 0, 0.0, code=code)
+    else:
+        reply, usage = await ctx.ask([ctx.system(), ctx.task()], "act", 0, temperature=ctx.config.temperature)
+        text = reply.choices[0].text
+        code = next(iter(code_blocks(text)), text)
+    code = code if code.endswith("\n") else code + "\n"
+    arguments = {"code": code}
+    if ctx.config.react_protocol == "tools":
+        assistant: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [{
+            "id": "call0", "type": "function", "function": {"name": "run_tests", "arguments": json.dumps(arguments)}}]}
+    else:
+        assistant = {"role": "assistant", "content": f"Thought: my first answer, tested.\nAction: run_tests\n"
+                                                     f"```python\n{code}```"}
+    return assistant, "run_tests", arguments, None, usage
+
+
 async def _call(ctx: RunContext, messages: list[dict[str, Any]], step: int
                 ) -> tuple[dict[str, Any], str | None, dict[str, Any], str | None, Usage]:
     """One model turn: (the assistant message, the tool's name, its arguments, why it
     could not be read, tokens)."""
+    temperature = ctx.config.temperature
     if ctx.config.react_protocol == "tools":
         reply, usage = await ctx.ask(messages, "act", step, tools=TOOL_SCHEMAS, tool_choice="required",
-                                     temperature=ctx.config.temperature)
+                                     temperature=temperature)
         choice = reply.choices[0]
         calls = choice.tool_calls or tool_calls_in_text(choice.text, TOOL_NAMES)
         call = calls[0] if calls else None
@@ -130,7 +157,7 @@ async def _call(ctx: RunContext, messages: list[dict[str, Any]], step: int
     else:
         constrained = {"extra_body": {"structured_outputs": {"grammar": TEXT_GRAMMAR}}} \
             if ctx.config.react_constrained else {}
-        reply, usage = await ctx.ask(messages, "act", step, temperature=ctx.config.temperature,
+        reply, usage = await ctx.ask(messages, "act", step, temperature=temperature,
                                      stop=["Observation:"], **constrained)
         assistant = {"role": "assistant", "content": reply.choices[0].text}
         name, arguments, error = parse_text_action(reply.choices[0].text)

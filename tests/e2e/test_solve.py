@@ -53,17 +53,18 @@ def test_repair_example_runs_a_repair_round_with_the_failing_call(tmp_path, base
 def test_react_policy(tmp_path, base_url):
     """Each step is a round: the model's tool call ran, and what it answered was the next
     request's last message."""
-    code, result, trace, _ = run(tmp_path, EXAMPLES / "humaneval_4.json", "--base-url", base_url,
+    code, result, trace, _ = run(tmp_path, EXAMPLES / "repair_median.json", "--base-url", base_url,
                                  "--policy", "react", "--rounds", "2")
     assert result["policy"] == "react" and all(r["action"] == "react" for r in result["rounds"])
-    assert len(result["rounds"]) >= 1 and all(r["observation"] for r in result["rounds"])
+    assert len(result["rounds"]) >= 2 and all(r["observation"] for r in result["rounds"])
+    assert "expected 2.5" in result["rounds"][0]["observation"]  # step 0 tested the problem's given code
     requests = [e for e in trace if e["kind"] == "llm" and e["node"] == "act"]
     retries = [e for e in trace if e["kind"] == "retry"]  # a malformed call is corrected once within its step
-    assert len(requests) == len(result["rounds"]) + len(retries)
+    assert len(requests) == len(result["rounds"]) - 1 + len(retries)
     # the text protocol's grammar holds every reply to its form: a thought, an action, one block
     for request in requests:
         assert re.match(r"Thought: [^\n]+\nAction: (run_tests|run_python|submit)\n```python\n", request["replies"][0])
-    for step, following in zip(result["rounds"], requests[1:]):
+    for step, following in zip(result["rounds"], requests):
         assert following["messages"][-1]["content"].endswith(step["observation"])
     tools = [e for e in trace if e["node"] == "tool" and e.get("tool") in ("run_tests", "run_python", "submit")
              and not e.get("error")]

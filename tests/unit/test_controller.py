@@ -116,30 +116,32 @@ def test_react_malformed_call_gets_one_correction_then_is_an_observation(sandbox
     code = GOOD.strip("`").removeprefix("python\n")
     bad = BAD.strip("`").removeprefix("python\n")
     broken = ToolCall(name="run_tests", arguments={}, raw_arguments="{oops", error="arguments are not valid JSON")
-    script = [[broken], [ToolCall(name="run_tests", arguments={"code": bad})],
+    script = [[BAD], [broken], [ToolCall(name="run_tests", arguments={"code": bad})],
               [broken], [broken], [ToolCall(name="submit", arguments={"code": code})]]
     result, llm, tracer = solve(sandbox, script, policy="react", react_protocol="tools", rounds=4)
-    assert result.solved and [r.tool for r in result.rounds] == ["run_tests", "run_tests", "submit"]
-    correction = llm.requests[1]["messages"][-1]
+    assert result.solved and [r.tool for r in result.rounds] == ["run_tests", "run_tests", "run_tests", "submit"]
+    correction = llm.requests[2]["messages"][-1]
     assert correction["role"] == "user" and "arguments are not valid JSON" in correction["content"]
-    assert llm.requests[1]["messages"][-2] == {"role": "assistant", "content": "{oops"}  # no dangling tool call
-    assert "expected 2.5" in llm.requests[2]["messages"][-1]["content"]
-    assert "expected 2.5" in result.rounds[0].observation  # the retry's call ran in the same step
-    assert result.rounds[1].observation.startswith("Invalid tool call: arguments are not valid JSON")
-    assert llm.requests[4]["messages"][-1]["role"] == "tool"  # the second failure is answered as the tool's result
+    assert llm.requests[2]["messages"][-2] == {"role": "assistant", "content": "{oops"}  # no dangling tool call
+    assert "expected 2.5" in llm.requests[3]["messages"][-1]["content"]
+    assert "expected 2.5" in result.rounds[1].observation  # the retry's call ran in the same step
+    assert result.rounds[2].observation.startswith("Invalid tool call: arguments are not valid JSON")
+    assert llm.requests[5]["messages"][-1]["role"] == "tool"  # the second failure is answered as the tool's result
     assert len([e for e in tracer.events if e["kind"] == "retry"]) == 2
-    assert sum(r.completion_tokens for r in result.rounds) == result.usage.completion_tokens == 50
+    assert sum(r.completion_tokens for r in result.rounds) == result.usage.completion_tokens == 60
 
 
 def test_react_text_protocol(sandbox):
-    bad = json.dumps({"code": BAD.strip("`").removeprefix("python\n")})
+    """The first step is the model's plain answer, tested; the protocol takes over from its
+    observation, and code that passes every test the agent has is the answer."""
     code = json.dumps({"code": GOOD.strip("`").removeprefix("python\n")})
-    script = [[f"Thought: test it\nAction: run_tests\nAction Input: {bad}"],
-              [f"Thought: done\nAction: run_tests\nAction Input: {code}"]]
+    script = [[f"Here it is:\n{BAD}"], [f"Thought: even lengths\nAction: run_tests\nAction Input: {code}"]]
     result, llm, _ = solve(sandbox, script, policy="react", react_protocol="text")
-    told = llm.requests[1]["messages"][-1]["content"]
+    first, second = llm.requests[0]["messages"], llm.requests[1]["messages"]
+    assert "Action:" not in first[0]["content"] and "Action: run_tests" in second[0]["content"]
+    assert second[2]["role"] == "assistant" and second[2]["content"].startswith("Thought: my first answer")
+    told = second[-1]["content"]
     assert result.solved and told.startswith("Observation: 1 of 2 tests pass") and "expected 2.5" in told
-    # code that passes every test the agent has is the answer: nothing is left to try
     assert result.rounds[-1].observation == "all tests pass; submitted" and len(llm.requests) == 2
     assert parse_text_action("Action: submit\nAction Input: ```python\ndef f(): pass\n```")[:2] == \
         ("submit", {"code": "def f(): pass\n"})
@@ -150,25 +152,27 @@ def test_react_text_protocol(sandbox):
 
 def test_react_text_protocol_asks_the_server_for_its_form(sandbox):
     """By default each text-protocol request carries the protocol's grammar (vLLM structured
-    outputs); `react_constrained=False` sends a plain request for servers without them."""
+    outputs; the first, plain answer does not); `react_constrained=False` sends plain
+    requests for servers without them."""
     code = GOOD.strip("`").removeprefix("python\n")
-    script = [[f"Thought: test it\nAction: submit\n```python\n{code}```"]]
+    script = [[BAD], [f"Thought: test it\nAction: submit\n```python\n{code}```"]]
     result, llm, _ = solve(sandbox, script, policy="react", react_protocol="text")
-    grammar = llm.requests[0]["extra_body"]["structured_outputs"]["grammar"]
+    grammar = llm.requests[1]["extra_body"]["structured_outputs"]["grammar"]
     assert result.solved and '"\\nAction: " action' in grammar and '"run_tests" | "run_python" | "submit"' in grammar
+    assert "extra_body" not in llm.requests[0]
     _, plain, _ = solve(sandbox, list(script), policy="react", react_protocol="text", react_constrained=False)
-    assert "extra_body" not in plain.requests[0]
+    assert "extra_body" not in plain.requests[1]
 
 
 def test_react_text_code_without_an_action_runs_the_tests(sandbox):
-    """The 0.5B model writes a thought and the code but rarely the action line: the code runs
-    as `run_tests`; once such code passes every test it is the answer."""
-    script = [[f"Thought: sort it.\n{BAD}"], [f"Thought: even lengths average the middle two.\n{GOOD}"]]
-    result, llm, _ = solve(sandbox, script, policy="react", react_protocol="text", rounds=4)
-    assert result.solved and [r.tool for r in result.rounds] == ["run_tests", "run_tests"]
-    assert "expected 2.5" in result.rounds[0].observation
-    assert result.rounds[1].observation == "all tests pass; submitted" and result.stop_reason == "tests pass"
-    assert len(llm.requests) == 2
+    """Unconstrained, the 0.5B model writes a thought and the code but rarely the action
+    line: the code runs as `run_tests`; once such code passes every test it is the answer."""
+    script = [[BAD], [f"Thought: sort it.\n{BAD}"], [f"Thought: even lengths average the middle two.\n{GOOD}"]]
+    result, llm, _ = solve(sandbox, script, policy="react", react_protocol="text", rounds=4, react_constrained=False)
+    assert result.solved and [r.tool for r in result.rounds] == ["run_tests", "run_tests", "run_tests"]
+    assert "expected 2.5" in result.rounds[1].observation
+    assert result.rounds[2].observation == "all tests pass; submitted" and result.stop_reason == "tests pass"
+    assert len(llm.requests) == 3
 
 
 def test_graph_shapes():
@@ -274,26 +278,28 @@ def test_each_family_takes_only_what_differs(sandbox, family, system_start, extr
 
 def test_react_submitting_a_failing_answer_says_so(sandbox):
     bad = BAD.strip("`").removeprefix("python\n")
-    result, _, _ = solve(sandbox, [[ToolCall(name="submit", arguments={"code": bad})]], policy="react",
+    result, _, _ = solve(sandbox, [[BAD_TOO], [ToolCall(name="submit", arguments={"code": bad})]], policy="react",
                          react_protocol="tools")
-    assert not result.solved and result.stop_reason == "submitted" and len(result.rounds) == 1
+    assert not result.solved and result.stop_reason == "submitted" and len(result.rounds) == 2
 
 
 def test_react_records_each_step_as_a_round(sandbox):
     """A react run is its steps: which tool, what the model saw, the best so far after each."""
     code = GOOD.strip("`").removeprefix("python\n")
-    script = [[ToolCall(name="run_python", arguments={"code": "print(1 + 1)"})],
+    script = [[BAD_TOO], [ToolCall(name="run_python", arguments={"code": "print(1 + 1)"})],
               [ToolCall(name="run_tests", arguments={"code": BAD.strip("`").removeprefix("python\n")})],
               [ToolCall(name="submit", arguments={"code": code})]]
     result, llm, _ = solve(sandbox, script, policy="react", react_protocol="tools", rounds=5)
-    assert result.solved and [r.tool for r in result.rounds] == ["run_python", "run_tests", "submit"]
-    assert [r.round for r in result.rounds] == [0, 1, 2] and all(r.action == "react" for r in result.rounds)
-    assert result.rounds[0].observation == "2\n" and result.rounds[0].completion == ""
-    assert "expected 2.5" in result.rounds[1].observation and result.rounds[1].feedback_passed == 1
-    assert result.rounds[2].observation == "submitted" and result.rounds[2].visible_passed
-    assert [r.hidden_passed for r in result.rounds] == [False, False, True]
-    assert sum(r.completion_tokens for r in result.rounds) == result.usage.completion_tokens == 30
-    assert llm.requests[1]["messages"][-1]["content"] == "2\n"  # the observation reached the model
+    assert result.solved and [r.tool for r in result.rounds] == ["run_tests", "run_python", "run_tests", "submit"]
+    assert [r.round for r in result.rounds] == [0, 1, 2, 3] and all(r.action == "react" for r in result.rounds)
+    assert "0 of 2 tests pass" in result.rounds[0].observation and result.rounds[0].feedback_passed == 0
+    assert result.rounds[1].observation == "2\n" and result.rounds[1].completion == result.rounds[0].completion
+    assert "expected 2.5" in result.rounds[2].observation and result.rounds[2].feedback_passed == 1
+    assert result.rounds[3].observation == "submitted" and result.rounds[3].visible_passed
+    assert [r.hidden_passed for r in result.rounds] == [False, False, False, True]
+    assert sum(r.completion_tokens for r in result.rounds) == result.usage.completion_tokens == 40
+    assert llm.requests[2]["messages"][-1]["content"] == "2\n"  # the observation reached the model
+    assert llm.requests[1]["messages"][-1]["role"] == "tool"  # the first answer's test came back as a tool result
 
 
 def test_self_feedback_asks_the_model_in_prepare_and_counts_its_tokens(sandbox):
