@@ -267,7 +267,8 @@ def solve(
     config = _solver_config(policy=policy, feedback=feedback, rounds=rounds, candidates=candidates,
                             temperature=temperature, search_temperature=search_temperature, max_tokens=max_tokens,
                             token_budget=token_budget, time_budget=time_budget, react_protocol=react_protocol,
-                            react_constrained=react_constrained, inputs=inputs, propose_tests=propose_tests, consensus_margin=consensus_margin)
+                            react_constrained=react_constrained, inputs=inputs, propose_tests=propose_tests,
+                            consensus_margin=consensus_margin)
     target = _solve_folder(out_dir, problem.task_id or problem.entry_point)
     if feedback == "hidden":
         _say("[bold yellow]oracle feedback:[/] the model sees the hidden tests; the result is an upper bound, not an honest score")
@@ -371,7 +372,8 @@ def bench(
 
 
 SOLVER_OPTIONS = ("policy", "feedback", "rounds", "candidates", "temperature", "search_temperature", "max_tokens",
-                  "token_budget", "time_budget", "react_protocol", "react_constrained", "inputs", "propose_tests", "consensus_margin")
+                  "token_budget", "time_budget", "react_protocol", "react_constrained", "inputs", "propose_tests",
+                  "consensus_margin")
 SHARED_OPTIONS = ("base_url", "model", "concurrency", "sandbox", "allow_weak_sandbox", "workers")
 """Options every point of a sweep shares: one server, one client, one sandbox pool."""
 

@@ -141,10 +141,9 @@ async def _call(ctx: RunContext, messages: list[dict[str, Any]], step: int
                 ) -> tuple[dict[str, Any], str | None, dict[str, Any], str | None, Usage]:
     """One model turn: (the assistant message, the tool's name, its arguments, why it
     could not be read, tokens)."""
-    temperature = ctx.config.temperature
     if ctx.config.react_protocol == "tools":
         reply, usage = await ctx.ask(messages, "act", step, tools=TOOL_SCHEMAS, tool_choice="required",
-                                     temperature=temperature)
+                                     temperature=ctx.config.temperature)
         choice = reply.choices[0]
         calls = choice.tool_calls or tool_calls_in_text(choice.text, TOOL_NAMES)
         call = calls[0] if calls else None
@@ -157,7 +156,7 @@ async def _call(ctx: RunContext, messages: list[dict[str, Any]], step: int
     else:
         constrained = {"extra_body": {"structured_outputs": {"grammar": TEXT_GRAMMAR}}} \
             if ctx.config.react_constrained else {}
-        reply, usage = await ctx.ask(messages, "act", step, temperature=temperature,
+        reply, usage = await ctx.ask(messages, "act", step, temperature=ctx.config.temperature,
                                      stop=["Observation:"], **constrained)
         assistant = {"role": "assistant", "content": reply.choices[0].text}
         name, arguments, error = parse_text_action(reply.choices[0].text)
