@@ -163,7 +163,7 @@ def source_line(file: str, line: int, cache: dict[str, list[str]]) -> str:
 
 def categorise(raw: Path) -> dict:
     """The model worker's main thread (the thread with the most samples under execute_model),
-    each sample by its innermost frame."""
+    each sample by the innermost of its frames that matches a category."""
     threads: dict[tuple[str, str], Counter] = defaultdict(Counter)
     in_model: Counter = Counter()
     sources: dict[str, list[str]] = {}
