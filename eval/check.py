@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
@@ -69,26 +71,41 @@ def judge_samples(
     sandbox: Sandbox,
     workers: int,
     timeout: float,
-    on_done: Callable[[Verdict], None] = lambda v: None,
+    on_done: Callable[[int, Verdict], None] = lambda index, verdict: None,
+    skip: frozenset[int] = frozenset(),
 ) -> Iterator[Verdict]:
-    """Verdicts in input order, `workers` jobs in flight.
+    """Verdicts in input order (of the samples not in `skip`), `workers` jobs in flight;
+    `on_done` hears of each as it comes, in any order.
 
     Jobs are submitted task by task in turn (the first sample of every task, then the
     second, ...): the sandbox never runs two jobs of the same tests in one executor, and
-    this order lets each executor serve many jobs before it meets a task again."""
+    this order lets each executor serve many jobs before it meets a task again. Stopped
+    early (an exception, SIGTERM, Ctrl-C), it cancels what has not started instead of
+    waiting for it."""
 
-    def one(sample: dict) -> Verdict:
-        problem = problems[sample["task_id"]]
-        verdict = sandbox.run(hidden_job(problem, sample["completion"], timeout))
-        on_done(verdict)
+    stopping = threading.Event()
+
+    def one(index: int) -> Verdict:
+        sample = samples[index]
+        verdict = sandbox.run(hidden_job(problems[sample["task_id"]], sample["completion"], timeout))
+        if not stopping.is_set():  # a job cut short by the stop (its executor closed) is no verdict
+            on_done(index, verdict)
         return verdict
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judge") as pool:
-        futures: list[Future | None] = [None] * len(samples)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judge")
+    finished = False
+    try:
+        futures: dict[int, Future] = {}
         for index in interleaved(samples):
-            futures[index] = pool.submit(one, samples[index])
-        for future in futures:
-            yield future.result()
+            if index not in skip:
+                futures[index] = pool.submit(one, index)
+        for index in sorted(futures):
+            yield futures[index].result()
+        finished = True
+    finally:
+        if not finished:
+            stopping.set()
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 def interleaved(samples: list[dict]) -> list[int]:
@@ -101,13 +118,78 @@ def interleaved(samples: list[dict]) -> list[int]:
             if depth < len(queue)]
 
 
-def write_results(path: Path, samples: list[dict], verdicts: list[Verdict]) -> None:
-    temporary = path.with_name(path.name + ".partial")
+class Outcome(BaseModel):
+    """What a results line adds to its sample."""
+
+    passed: bool
+    result: str
+
+
+class ResultJournal:
+    """Each verdict appended to `RESULTS.partial` as it comes, so that a crash or a kill loses
+    nothing judged; `--resume` reads it back and judges only the rest. The first line names
+    the samples file's digest: a journal of other samples is never resumed."""
+
+    def __init__(self, target: Path, samples: list[dict], resume: bool) -> None:
+        self.path = target.with_name(target.name + ".partial")
+        self.digest = hashlib.sha256("".join(json.dumps(s, sort_keys=True) + "\n" for s in samples)
+                                     .encode("utf-8", "surrogatepass")).hexdigest()
+        self.count = len(samples)
+        self.done: dict[int, Outcome] = self._read() if resume else {}
+        if not resume or not self.path.exists():
+            with open(self.path, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps({"samples_sha256": self.digest, "samples": self.count}) + "\n")
+        self._handle = open(self.path, "a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[int, Outcome]:
+        if not self.path.exists():
+            return {}
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            header = json.loads(lines[0]) if lines else {}
+        except (OSError, ValueError) as exc:
+            raise ProblemError(f"cannot resume from {self.path}: {exc}") from None
+        if header.get("samples_sha256") != self.digest:
+            raise ProblemError(f"{self.path} holds results of other samples; remove it or run without --resume")
+        done: dict[int, Outcome] = {}
+        for line in lines[1:]:
+            try:  # a line cut short by a kill is judged again
+                record = json.loads(line)
+                index = record["index"]
+                if type(index) is int and 0 <= index < self.count:
+                    done[index] = Outcome(passed=record["passed"], result=record["result"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        return done
+
+    def record(self, index: int, verdict: Verdict) -> None:
+        outcome = Outcome(passed=verdict.passed, result=verdict.result)
+        with self._lock:
+            self.done[index] = outcome
+            self._handle.write(json.dumps({"index": index, **outcome.model_dump()}) + "\n")
+            self._handle.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._handle.close()
+
+    def finish(self, target: Path, samples: list[dict]) -> list[Outcome]:
+        """Writes the results file in input order and removes the journal."""
+        self.close()
+        outcomes = [self.done[index] for index in range(self.count)]
+        write_results(target, samples, outcomes)
+        self.path.unlink(missing_ok=True)
+        return outcomes
+
+
+def write_results(path: Path, samples: list[dict], outcomes: list[Outcome]) -> None:
+    temporary = path.with_name(path.name + ".writing")
     with open(temporary, "w", encoding="utf-8") as handle:
-        for sample, verdict in zip(samples, verdicts):
-            handle.write(json.dumps({**sample, "passed": verdict.passed, "result": verdict.result}) + "\n")
+        for sample, outcome in zip(samples, outcomes):
+            handle.write(json.dumps({**sample, "passed": outcome.passed, "result": outcome.result}) + "\n")
     os.replace(temporary, path)
 
 
-def summarize(samples: list[dict], verdicts: list[Verdict]) -> dict[str, float]:
-    return pass_at_k((s["task_id"], v.passed) for s, v in zip(samples, verdicts))
+def summarize(samples: list[dict], outcomes: list[Outcome]) -> dict[str, float]:
+    return pass_at_k((s["task_id"], o.passed) for s, o in zip(samples, outcomes))

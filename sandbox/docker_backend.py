@@ -19,7 +19,8 @@ from docker.types import LogConfig
 
 from sandbox.channel import Channel, ChannelClosed, ChannelTimeout, DockerAttachTransport
 from sandbox.config import LABEL, SandboxConfig
-from sandbox.image import EXECUTOR_IN_IMAGE, image_exists, image_tag
+from sandbox.image import RUNTIME_IN_IMAGE, image_exists, image_tag
+from sandbox.runtime import BOOTSTRAP_IN_RUNTIME, INTERPRETER, loader_command
 
 
 # Host facts a candidate has no use for, hidden on both backends: the kernel's command line
@@ -31,6 +32,12 @@ MASKED_PATHS = [
     "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
     *HIDDEN_HOST_FACTS,
 ]
+
+
+# The private copy of the runtime lives in the container's memory: its tmpfs and the
+# container's memory limit both make room for it.
+RUNTIME_TMPFS_MB = 96
+RUNTIME_MEMORY_MB = 64
 
 
 class SandboxUnavailable(RuntimeError):
@@ -139,12 +146,16 @@ class DockerBackend:
         return remove_orphans(self.client, "sandbox")
 
     def host_config(self) -> dict:
-        memory = f"{self.config.memory_mb + 128}m"
+        memory = f"{self.config.memory_mb + 128 + RUNTIME_MEMORY_MB}m"
         config = self.client.api.create_host_config(
             network_mode="none",
             read_only=True,
-            tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.config.scratch_mb}m,mode=1777"},
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.config.scratch_mb}m,mode=1777",
+                   "/usr": f"rw,exec,nosuid,nodev,size={RUNTIME_TMPFS_MB}m,mode=755"},
             cap_drop=["ALL"],
+            # Only for the bootstrap, which runs as root to read the image's runtime (closed to
+            # everyone else) and then drops to nobody for good, which clears every capability.
+            cap_add=["SETUID", "SETGID"],
             security_opt=["no-new-privileges"],
             mem_limit=memory,
             memswap_limit=memory,
@@ -161,9 +172,10 @@ class DockerBackend:
         try:
             created = self.client.api.create_container(
                 self.image,
-                command=["python3", "-I", EXECUTOR_IN_IMAGE, "--scratch=/tmp", "--kill-scope=all",
-                         f"--memory-mb={self.config.memory_mb}"],
-                user="65534:65534",
+                command=[*loader_command(RUNTIME_IN_IMAGE, INTERPRETER, "-I", "-S",
+                                         RUNTIME_IN_IMAGE + BOOTSTRAP_IN_RUNTIME),
+                         "--scratch=/tmp", "--kill-scope=all", f"--memory-mb={self.config.memory_mb}"],
+                user="0:0",
                 working_dir="/tmp",
                 environment={},
                 hostname="sandbox",
@@ -203,8 +215,11 @@ class DockerBackend:
             "image": self.image,
             "isolation": (
                 f"no network; read-only root; {self.config.scratch_mb} MiB tmpfs scratch wiped after each job; "
-                f"{self.config.memory_mb + 128} MiB memory (candidate {self.config.memory_mb} MiB); "
-                f"{self.config.cpus:g} CPU; {self.config.pids_limit} pids; all capabilities dropped; "
+                "a private copy of the runtime (interpreter, libraries, standard library) in the container's "
+                "own tmpfs, nothing of the shared image readable (no page cache shared with another job); "
+                f"{self.config.memory_mb + 128 + RUNTIME_MEMORY_MB} MiB memory (candidate {self.config.memory_mb} "
+                f"MiB); {self.config.cpus:g} CPU; {self.config.pids_limit} pids; all capabilities dropped "
+                "(the bootstrap's SETUID and SETGID end with its drop to nobody); "
                 "no-new-privileges; user 65534 (nobody); empty environment; no IPC namespace sharing; "
                 "the executor is PID 1 and undumpable (candidates can neither signal nor inspect it); "
                 "a fresh forked process per job, every leftover process killed; "

@@ -15,6 +15,7 @@ importing it runs nothing.
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import os
 import select
@@ -23,6 +24,17 @@ import socket
 import struct
 import sys
 import time
+
+# The candidate runs in this interpreter and may replace a builtin (`builtins.len = ...`) for
+# its own use: the framing and the codec below keep the originals, taken at import.
+len, type, issubclass, isinstance, hex, bool, int, float, complex, str, bytes = (  # noqa: A001
+    builtins.len, builtins.type, builtins.issubclass, builtins.isinstance, builtins.hex, builtins.bool,
+    builtins.int, builtins.float, builtins.complex, builtins.str, builtins.bytes)
+list, tuple, dict, set, frozenset, memoryview, enumerate, zip, hash, map, max, callable = (  # noqa: A001
+    builtins.list, builtins.tuple, builtins.dict, builtins.set, builtins.frozenset, builtins.memoryview,
+    builtins.enumerate, builtins.zip, builtins.hash, builtins.map, builtins.max, builtins.callable)
+_json_dumps, _json_loads = json.dumps, json.loads
+CHILD_CHANNEL_FD = 1000  # the child's channel moves here: a candidate closing low descriptors keeps it
 
 MAX_FRAME = 16 * 1024 * 1024
 MAX_DEPTH = 100
@@ -55,7 +67,7 @@ class DecodeTimeout(CodecError):
 
 
 def pack(message: dict) -> bytes:
-    data = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii")
+    data = _json_dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii")
     if len(data) > MAX_FRAME:
         raise FrameError(f"frame of {len(data)} bytes exceeds {MAX_FRAME}")
     return _HEADER.pack(len(data)) + data
@@ -84,7 +96,7 @@ class FrameReader:
 
 def parse(payload: bytes) -> dict:
     try:
-        message = json.loads(payload)
+        message = _json_loads(payload)
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"frame is not valid JSON: {exc}") from None
     if type(message) is not dict or type(message.get("op")) is not str:
@@ -313,9 +325,13 @@ def _read_message(sock: socket.socket, reader: FrameReader):
 
 
 def _child_main(sock: socket.socket, job: dict, job_dir: str, out: int, memory_mb: int) -> None:
+    import fcntl
     import resource
 
     os.setsid()
+    high = fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, CHILD_CHANNEL_FD)
+    sock.close()
+    sock = socket.socket(fileno=high)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(out, 1)
@@ -427,6 +443,7 @@ class Executor:
             "affinity": sorted(os.sched_getaffinity(0)),
             "io_priority": _io_priority(),
             "cwd": os.getcwd(),
+            "threads": len(os.listdir("/proc/self/task")),
         }
 
     @staticmethod
@@ -447,17 +464,27 @@ class Executor:
         return found
 
     def _other_processes(self) -> list[int]:
+        """Every live task (thread) of this namespace but the executor's own main thread: the
+        executor is PID 1 wherever this scan is used, and a thread left in any process,
+        the executor included, is a foothold for the next job."""
         me, found = os.getpid(), []
         for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) in (1, me):
+            if not entry.isdigit():
                 continue
             try:
-                with open(f"/proc/{entry}/stat", "rb") as handle:
-                    state = handle.read().rsplit(b")", 1)[1].split()[0]
+                tasks = os.listdir(f"/proc/{entry}/task")
             except OSError:
                 continue
-            if state != b"Z":
-                found.append(int(entry))
+            for task in tasks:
+                if task == str(me):
+                    continue
+                try:
+                    with open(f"/proc/{entry}/task/{task}/stat", "rb") as handle:
+                        state = handle.read().rsplit(b")", 1)[1].split()[0]
+                except (OSError, IndexError):
+                    continue
+                if state != b"Z":
+                    found.append(int(task))
         return found
 
     # -- lifecycle of a candidate ---------------------------------------------------

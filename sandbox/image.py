@@ -1,16 +1,18 @@
 """Builds the sandbox image offline: no container registry is needed.
 
-The sandbox's root file system (`sandbox/rootfs.py`: a minimal Debian with Python,
-made with debootstrap) is imported as the base image; the executor is added on top in
-a registry-free `docker build`. Where a registry is reachable and debootstrap is not,
-a slim Python image is pulled as the base instead.
+The image holds only the executor's runtime (`sandbox/runtime.py`: the interpreter, its
+libraries and the standard library, made from the debootstrap root) at /opt/runtime, a
+folder only root can open, with the executor and its bootstrap inside, and the usual
+top-level links into /usr. A container mounts its own tmpfs at /usr, which the bootstrap
+fills from /opt/runtime before it drops to the unprivileged user (`sandbox/bootstrap.py`):
+no file a candidate can read is shared with another container. The image is one
+`docker import` of a tar made here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -20,12 +22,13 @@ import docker
 import docker.errors
 
 from sandbox.config import IMAGE_REPOSITORY, LABEL
-from sandbox.rootfs import RootfsError, build_rootfs
+from sandbox.rootfs import RootfsError
+from sandbox.runtime import BOOTSTRAP_IN_RUNTIME, EXECUTOR_IN_RUNTIME, RUNTIME_VERSION, build_runtime
 
 EXECUTOR_PATH = Path(__file__).with_name("executor.py")
-EXECUTOR_IN_IMAGE = "/opt/repair-agent/executor.py"
-BASE_IMAGE = "repair-agent-base:bookworm-python3.11"
-RECIPE_VERSION = "1"
+BOOTSTRAP_PATH = Path(__file__).with_name("bootstrap.py")
+RUNTIME_IN_IMAGE = "/opt/runtime"
+RECIPE_VERSION = "3"
 
 
 class ImageBuildError(RuntimeError):
@@ -33,7 +36,8 @@ class ImageBuildError(RuntimeError):
 
 
 def image_tag() -> str:
-    digest = hashlib.sha256(RECIPE_VERSION.encode() + EXECUTOR_PATH.read_bytes()).hexdigest()
+    digest = hashlib.sha256(f"{RECIPE_VERSION}/{RUNTIME_VERSION}".encode() + EXECUTOR_PATH.read_bytes()
+                            + BOOTSTRAP_PATH.read_bytes()).hexdigest()
     return f"{IMAGE_REPOSITORY}:{digest[:12]}"
 
 
@@ -45,24 +49,39 @@ def image_exists(client: docker.DockerClient, tag: str) -> bool:
         return False
 
 
-def _build_base_debootstrap(client: docker.DockerClient, say: Callable[[str], None], force: bool) -> None:
-    try:
-        root = build_rootfs(say, force=force)
-    except RootfsError as exc:
-        raise ImageBuildError(str(exc)) from None
-    with tempfile.TemporaryDirectory(prefix="repair-agent-rootfs-") as work:
-        archive = Path(work) / "root.tar"
-        say("docker import of the root file system")
-        subprocess.run(["tar", "-C", str(root), "-cf", str(archive), "."], check=True)
-        repository, tag = BASE_IMAGE.split(":")
-        client.api.import_image(src=str(archive), repository=repository, tag=tag)
+def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
 
 
-def _build_base_pull(client: docker.DockerClient, say: Callable[[str], None]) -> None:
-    say("pulling python:3.11-slim as the base image")
-    image = client.images.pull("python", tag="3.11-slim")
-    repository, tag = BASE_IMAGE.split(":")
-    image.tag(repository, tag)
+def _folder(name: str, mode: int = 0o755) -> tarfile.TarInfo:
+    info = _as_root(tarfile.TarInfo(name))
+    info.type, info.mode = tarfile.DIRTYPE, mode
+    return info
+
+
+def write_image_tar(runtime: Path, archive: Path) -> None:
+    """The image's whole file system: /opt/runtime (root only), mount points, links into /usr."""
+    with tarfile.open(archive, "w") as tar:
+        # Docker copies a mount point's mode (and content) into the tmpfs mounted over it.
+        for name in ("usr", "proc", "dev", "sys", "etc", "opt"):
+            tar.addfile(_folder(name))
+        tar.addfile(_folder("tmp", 0o1777))
+        for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")):
+            info = _as_root(tarfile.TarInfo(link))
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+        base = RUNTIME_IN_IMAGE.lstrip("/")
+        tar.addfile(_folder(base, 0o700))
+        for entry in sorted(runtime.iterdir()):
+            if entry.name == "usr":
+                tar.add(entry, arcname=f"{base}/usr", filter=_as_root)
+        for source, target in ((EXECUTOR_PATH, EXECUTOR_IN_RUNTIME), (BOOTSTRAP_PATH, BOOTSTRAP_IN_RUNTIME)):
+            data = source.read_bytes()
+            info = _as_root(tarfile.TarInfo(f"{base}{target}"))
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
 
 
 def build_image(client: docker.DockerClient, say: Callable[[str], None] = print, force: bool = False) -> str:
@@ -70,31 +89,18 @@ def build_image(client: docker.DockerClient, say: Callable[[str], None] = print,
     tag = image_tag()
     if image_exists(client, tag) and not force:
         return tag
-    if force or not image_exists(client, BASE_IMAGE):
-        try:
-            _build_base_debootstrap(client, say, force)
-        except ImageBuildError as first:
-            try:
-                _build_base_pull(client, say)
-            except docker.errors.DockerException:
-                raise first from None
-    say(f"adding the executor: {tag}")
-    dockerfile = (
-        f"FROM {BASE_IMAGE}\n"
-        f"COPY executor.py {EXECUTOR_IN_IMAGE}\n"
-        "RUN python3 -I -c 'import ctypes, resource, json, socket, select'\n"
-        "USER 65534:65534\n"
-        "WORKDIR /tmp\n"
-    )
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in (("Dockerfile", dockerfile.encode()), ("executor.py", EXECUTOR_PATH.read_bytes())):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
     try:
-        client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True, pull=False, labels={LABEL: "image"})
-    except docker.errors.BuildError as exc:
-        raise ImageBuildError(f"docker build of the sandbox image failed: {exc}") from None
+        runtime = build_runtime(say)
+    except RootfsError as exc:
+        raise ImageBuildError(str(exc)) from None
+    say(f"docker import of the executor's runtime: {tag}")
+    repository, version = tag.split(":")
+    with tempfile.TemporaryDirectory(prefix="repair-agent-image-") as work:
+        archive = Path(work) / "image.tar"
+        write_image_tar(runtime, archive)
+        try:
+            client.api.import_image(src=str(archive), repository=repository, tag=version,
+                                    changes=[f'LABEL {LABEL}="image"', "WORKDIR /tmp"])
+        except docker.errors.DockerException as exc:
+            raise ImageBuildError(f"docker import of the sandbox image failed: {exc}") from None
     return tag

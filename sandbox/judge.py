@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from sandbox.channel import Channel, ChannelClosed, ChannelTimeout
-from sandbox.executor import CodecError, DecodeTimeout, encode
+from sandbox.executor import MAX_FRAME, CodecError, DecodeTimeout, FrameError, _Budget, encode, pack
 from sandbox.offload import decode_large_reply, decode_return
 from sandbox.pycompile import compile_code, compile_node, parse
 from sandbox.verdict import ErrorKind, Job, TestResult, Verdict
@@ -45,6 +45,12 @@ class CandidateCrashed(Abort):
 
 
 class InvalidValue(Abort):
+    kind = "invalid_value"
+
+
+class ProgramTooLarge(Abort):
+    """The program does not fit in one frame: judged failed before anything is sent."""
+
     kind = "invalid_value"
 
 
@@ -134,37 +140,46 @@ _SAFE_EXCEPTIONS = {
 OBSERVED_TIMEOUTS = 2  # an observe job stops calling a candidate that timed out this often
 
 
-def behaviour_digest(value) -> str:
+DIGEST_MAX_PARTS = 100_000  # a value with more parts is its own outcome, `too_large`, not digested
+
+
+def behaviour_digest(value, deadline: float | None = None) -> str:
     """A digest of a value the candidate returned that two candidates share when their
     values are equal as a test would see them: sets and dicts in any order, floats to nine
-    significant digits (a rounding difference is no different behaviour)."""
+    significant digits (a rounding difference is no different behaviour), integers of any
+    size exactly. Bounded as decoding is: CodecError past DIGEST_MAX_PARTS parts,
+    DecodeTimeout once `deadline` has passed."""
     digest = hashlib.sha256()
-    _canonical(value, digest)
+    budget = _Budget(DIGEST_MAX_PARTS, deadline)
+    budget.spend(1)
+    _canonical(value, digest, budget)
     return digest.hexdigest()[:20]
 
 
-def _canonical(value, digest) -> None:
+def _canonical(value, digest, budget: _Budget) -> None:
     kind = type(value)
     if kind is float:
         digest.update(b"f" + format(value, ".9g").encode())
     elif kind is complex:
         digest.update(b"c" + format(value.real, ".9g").encode() + b"," + format(value.imag, ".9g").encode())
     elif kind in (list, tuple):
+        budget.spend(len(value))
         digest.update(b"[" if kind is list else b"(")
         for item in value:
-            _canonical(item, digest)
+            _canonical(item, digest, budget)
             digest.update(b",")
         digest.update(b"]")
     elif kind in (set, frozenset, dict):
+        budget.spend(len(value) * (2 if kind is dict else 1))
         items = []
         for item in (value.items() if kind is dict else value):
             part = hashlib.sha256()
             if kind is dict:
-                _canonical(item[0], part)
+                _canonical(item[0], part, budget)
                 part.update(b":")
-                _canonical(item[1], part)
+                _canonical(item[1], part, budget)
             else:
-                _canonical(item, part)
+                _canonical(item, part, budget)
             items.append(part.digest())
         digest.update({set: b"{", frozenset: b"F{", dict: b"D{"}[kind])
         for item in sorted(items):
@@ -173,7 +188,9 @@ def _canonical(value, digest) -> None:
     elif kind in (str, bytes):
         data = value.encode("utf-8", "surrogatepass") if kind is str else value
         digest.update((b"s" if kind is str else b"b") + str(len(data)).encode() + b":" + data)
-    else:  # None, bool, int: exact
+    elif kind is int:  # hexadecimal: linear in the size, and free of the decimal digit limit
+        digest.update(b"int:" + format(value, "x").encode())
+    else:  # None, bool: exact
         digest.update(kind.__name__.encode() + b":" + repr(value).encode())
 
 
@@ -236,6 +253,8 @@ class _Session:
             raise self.abort(Abort(f"the test passed a value the sandbox cannot carry: {exc}")) from None
         try:
             self.channel.send(request)
+        except FrameError:
+            raise self.abort(Abort(f"the test passed a value over {MAX_FRAME >> 20} MiB")) from None
         except ChannelClosed as exc:
             raise self.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
         reply = self.receive_candidate()
@@ -251,7 +270,12 @@ class _Session:
             _mirror_mutations(args, decoded.mutated)
             record.got = _safe_repr(value)
             if self.observe:
-                record.observed = "=" + behaviour_digest(value)
+                try:
+                    record.observed = "=" + behaviour_digest(value, self.deadline)
+                except DecodeTimeout:
+                    raise self.abort(CandidateTimeout("timed out")) from None
+                except CodecError:
+                    record.observed = "too_large"
             return value
         if op == "raise" and isinstance(reply.get("error"), dict):
             error = reply["error"]
@@ -337,11 +361,16 @@ def _explain_assertion(exc: AssertionError, source: str, filename: str, names: s
     return info
 
 
+def _start_message(job: Job) -> dict:
+    return {"op": "start", "program": job.program, "entry_point": job.entry_point, "setup": job.setup}
+
+
 def _start(session: _Session, job: Job) -> dict | None:
     """Starts a fresh candidate process; returns its load error, if any."""
     try:
-        session.channel.send({"op": "start", "program": job.program, "entry_point": job.entry_point,
-                              "setup": job.setup})
+        session.channel.send(_start_message(job))
+    except FrameError:
+        raise session.abort(ProgramTooLarge(f"program too large (over {MAX_FRAME >> 20} MiB as sent)")) from None
     except ChannelClosed as exc:
         raise session.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
     reply = session.receive_candidate()
@@ -442,6 +471,13 @@ def judge(job: Job, channel: Channel) -> tuple[Verdict, bool]:
     """Runs every test of `job` against the candidate; returns the verdict and whether
     the executor behind `channel` may serve another job (no timeout, crash or taint)."""
     started = time.monotonic()
+    try:
+        pack(_start_message(job))
+    except FrameError:
+        message = f"failed: program too large (over {MAX_FRAME >> 20} MiB as sent)"
+        results = [TestResult(name=t.name, passed=False, kind="invalid_value", message=message,
+                              observed="invalid_value" if job.observe else None) for t in job.tests]
+        return Verdict(passed=False, result=message, tests=results, duration=time.monotonic() - started), True
     results: list[TestResult] = []
     session: _Session | None = None
     load_error: dict | None = None

@@ -17,18 +17,22 @@ kernel permits, the host's own file system readable.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 from sandbox.channel import Channel, PipeTransport
 from sandbox.config import SandboxConfig
 from sandbox.docker_backend import HIDDEN_HOST_FACTS, SandboxUnavailable, await_greeting
-from sandbox.image import EXECUTOR_IN_IMAGE, EXECUTOR_PATH
-from sandbox.rootfs import PYTHON, rootfs_path, rootfs_ready
+from sandbox.image import EXECUTOR_PATH
+from sandbox.rootfs import PYTHON
+from sandbox.runtime import EXECUTOR_IN_RUNTIME, runtime_path, runtime_ready
+from sandbox.seccomp import seccomp_program_fd
 
 NOBODY = 65534
 
@@ -71,8 +75,8 @@ class ProcessExecutor:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def _start(command: list[str], config: SandboxConfig, what: str, scratch: str | None = None,
-           pass_fds: tuple[int, ...] = (), **options) -> ProcessExecutor:
+def _popen(command: list[str], config: SandboxConfig, cwd: str = "/", pass_fds: tuple[int, ...] = (),
+           stderr=subprocess.DEVNULL, **options) -> subprocess.Popen:
     memory = (config.memory_mb + 256) * 1024 * 1024
 
     def limit() -> None:
@@ -80,15 +84,48 @@ def _start(command: list[str], config: SandboxConfig, what: str, scratch: str | 
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     try:
-        process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={},
-            cwd=scratch or "/", start_new_session=True, preexec_fn=limit, bufsize=0, pass_fds=pass_fds, **options,
+        return subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env={},
+            cwd=cwd, start_new_session=True, preexec_fn=limit, bufsize=0, pass_fds=pass_fds, **options,
         )
     except OSError as exc:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
-        raise SandboxUnavailable(f"cannot start {what}: {exc}") from None
+        raise SandboxUnavailable(f"cannot start {command[0]}: {exc}") from None
+
+
+def _start(command: list[str], config: SandboxConfig, what: str, scratch: str) -> ProcessExecutor:
+    try:
+        process = _popen(command, config, cwd=scratch)
+    except SandboxUnavailable:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return await_greeting(ProcessExecutor(process, scratch), config.start_timeout, what)
+
+
+class BubblewrapExecutor(ProcessExecutor):
+    """A bubblewrap sandbox whose root is this executor's own copy of the runtime."""
+
+    def __init__(self, process: subprocess.Popen, private_root: Path) -> None:
+        super().__init__(process)
+        self.private_root = private_root
+
+    def destroy(self) -> None:
+        # The executor is PID 1 of its namespace: killing it ends every process in there.
+        inner = _children(self.process.pid)
+        super().destroy()
+        for pid in inner:
+            try:
+                os.kill(pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+        shutil.rmtree(self.private_root, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    except (OSError, ValueError):
+        return []
 
 
 class BubblewrapBackend:
@@ -99,71 +136,128 @@ class BubblewrapBackend:
         self.bwrap = shutil.which("bwrap")
         if self.bwrap is None:
             raise SandboxUnavailable("bubblewrap is not installed (apt-get install -y bubblewrap)")
-        self.root = rootfs_path()
-        if not rootfs_ready(self.root):
-            raise SandboxUnavailable(f"the sandbox's root file system is missing ({self.root}); "
+        self.runtime = runtime_path()
+        if not runtime_ready(self.runtime):
+            raise SandboxUnavailable(f"the executor's runtime is missing ({self.runtime}); "
                                      "build it with `agent sandbox build`")
         # As root, bubblewrap itself runs as nobody: the sandbox's user maps to nobody outside,
         # never to root, and its process limit is then enforced.
         self.user = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
-        root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY)
+        self.copies = self.runtime.parent / "executors"
+        self.copies.mkdir(exist_ok=True)
+        os.chmod(self.copies, 0o755)
+        _sweep_copies(self.copies)
+        # --die-with-parent follows the thread that started bubblewrap: one thread that lives as
+        # long as the backend starts them all, so a pool thread's end never kills an executor.
+        self._parent = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bubblewrap-parent")
+        executor = self._parent.submit(self._launch, [PYTHON, "-I", "-c", "pass"], subprocess.PIPE).result()
         try:
-            probe = self._command([PYTHON, "-I", "-c", "pass"], root_fd, executor_fd=None)
-            failure = _failure(probe, pass_fds=(root_fd,), **self.user)
+            failure = _wait_failure(executor.process)
         finally:
-            os.close(root_fd)
+            executor.destroy()
         if failure is not None:
             raise SandboxUnavailable(f"bubblewrap does not run here ({failure}); unprivileged user namespaces "
-                                     "must be enabled, and the root file system readable by nobody")
+                                     "must be enabled, and the runtime's folder readable by nobody")
 
-    def _command(self, program: list[str], root_fd: int, executor_fd: int | None) -> list[str]:
-        command = [
+    def _private_root(self) -> Path:
+        """A copy of the runtime for one executor: its files are read by no other sandbox."""
+        target = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=self.copies))
+        done = subprocess.run(["cp", "-a", "--reflink=auto", f"{self.runtime}/.", str(target)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            shutil.rmtree(target, ignore_errors=True)
+            raise SandboxUnavailable(f"cannot copy the executor's runtime: {done.stderr.strip()[-200:]}")
+        os.chmod(target, 0o755)
+        shutil.copyfile(EXECUTOR_PATH, target / EXECUTOR_IN_RUNTIME.lstrip("/"))
+        return target
+
+    def _command(self, program: list[str], root_fd: int, seccomp_fd: int) -> list[str]:
+        return [
             self.bwrap, "--ro-bind-fd", str(root_fd), "/",
             "--proc", "/proc", *[arg for path in HIDDEN_HOST_FACTS for arg in ("--ro-bind", "/dev/null", path)],
             "--dev", "/dev", "--remount-ro", "/dev",
             "--size", str(self.config.scratch_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
             "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY),
-            # No --die-with-parent: its signal follows the thread that started bwrap, and pool threads
-            # end. The executor exits when its stdin closes (at our exit, however it happens) and
-            # the PID namespace, every candidate in it, goes with it.
+            # The executor is PID 1: no init of bubblewrap's own for a candidate to ptrace or stop, and
+            # the namespace, every process in it, ends with the executor.
+            "--as-pid-1", "--die-with-parent", "--seccomp", str(seccomp_fd),
             "--hostname", "sandbox", "--new-session", "--clearenv", "--cap-drop", "ALL",
-            "--chdir", "/tmp",
+            "--chdir", "/tmp", *program,
         ]
-        if executor_fd is not None:
-            # the root is read-only: the executor goes into a tmpfs over /opt, made read-only too
-            command += ["--tmpfs", "/opt", "--ro-bind-data", str(executor_fd), EXECUTOR_IN_IMAGE, "--remount-ro", "/opt"]
-        return command + program
 
-    def spawn(self) -> ProcessExecutor:
-        root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY)
-        executor_fd = os.open(EXECUTOR_PATH, os.O_RDONLY)
+    def _launch(self, program: list[str], stderr=subprocess.DEVNULL) -> "BubblewrapExecutor":
+        """Starts bubblewrap (on the backend's one parent thread) without waiting for its greeting."""
+        root = self._private_root()
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+        seccomp_fd = seccomp_program_fd()
         try:
-            program = [PYTHON, "-I", EXECUTOR_IN_IMAGE, "--scratch=/tmp", "--kill-scope=all",
-                       f"--memory-mb={self.config.memory_mb}", f"--nproc={self.config.pids_limit}"]
-            return _start(self._command(program, root_fd, executor_fd), self.config, "the bubblewrap sandbox",
-                          pass_fds=(root_fd, executor_fd), **self.user)
+            process = _popen(self._command(program, root_fd, seccomp_fd), self.config,
+                             pass_fds=(root_fd, seccomp_fd), stderr=stderr, **self.user)
+        except SandboxUnavailable:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
         finally:
             os.close(root_fd)
-            os.close(executor_fd)
+            os.close(seccomp_fd)
+        return BubblewrapExecutor(process, root)
+
+    def spawn(self) -> ProcessExecutor:
+        program = [PYTHON, "-I", EXECUTOR_IN_RUNTIME, "--scratch=/tmp", "--kill-scope=all",
+                   f"--memory-mb={self.config.memory_mb}", f"--nproc={self.config.pids_limit}"]
+        executor = self._parent.submit(self._launch, program).result()
+        return await_greeting(executor, self.config.start_timeout, "the bubblewrap sandbox")
 
     def describe(self) -> dict[str, str]:
         return {
             "backend": "process (bubblewrap; no Docker engine used)",
             "engine": f"bubblewrap at {self.bwrap}",
-            "image": f"root file system {self.root} (Python 3.11, read-only)",
+            "image": f"runtime {self.runtime} (Python 3.11), copied for each executor",
             "isolation": (
-                f"no network; read-only root with Python only; {self.config.scratch_mb} MiB tmpfs scratch wiped "
-                f"after each job; new user, PID, IPC, UTS and cgroup namespaces; {self.config.memory_mb} MiB "
-                f"address space per candidate; {self.config.pids_limit} processes; all capabilities dropped; "
+                f"no network; the root is the executor's own read-only copy of the runtime (interpreter, "
+                "libraries, standard library; no page cache shared with another job); "
+                f"{self.config.scratch_mb} MiB tmpfs scratch wiped "
+                f"after each job; new user, PID, IPC, UTS and cgroup namespaces, the executor PID 1 of its own; "
+                f"{self.config.memory_mb} MiB address space per candidate; {self.config.pids_limit} processes; "
+                "all capabilities dropped; seccomp denies ptrace, process_vm_readv/writev, fadvise64 and mincore; "
                 f"no nested user namespaces; user 65534 (nobody) inside{' and outside' if self.user else ''}; "
                 "empty environment; a fresh forked process per job, every leftover process killed; "
                 "wall-clock timeouts enforced by the host; executors recycled after a timeout, crash or taint, "
-                "and never given two jobs of the same tests. Shares the host's kernel without cgroups (see README)"
+                "and never given two jobs of the same tests; ends with the command that started it. "
+                "Shares the host's kernel without cgroups (see README)"
             ),
         }
 
     def close(self) -> None:
-        pass  # every executor is destroyed by the pool that made it
+        self._parent.shutdown(wait=False)
+
+
+def _sweep_copies(folder: Path) -> None:
+    """Removes runtime copies left by a process that is gone (killed outright)."""
+    for entry in folder.iterdir():
+        owner = entry.name.split("-", 1)[0]
+        if owner.isdigit() and not _pid_alive(int(owner)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _wait_failure(process: subprocess.Popen) -> str | None:
+    try:
+        _, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        return "it did not finish in 20 s"
+    if process.returncode == 0:
+        return None
+    lines = (err or b"").decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {process.returncode}"
 
 
 WEAK_WARNING = (

@@ -66,8 +66,9 @@ class TestResult(BaseModel):
     exception: str | None = None
     traceback: str | None = None
     observed: str | None = Field(None, description="observe jobs: the last call's outcome, `=` and a digest of "
-                                                   "the value it returned, `!` and the type it raised, or the "
-                                                   "abort's kind")
+                                                   "the value it returned, `!` and the type it raised, "
+                                                   "`too_large` for a value of more parts than a digest takes, "
+                                                   "or the abort's kind")
     duration: float = 0.0
 
 

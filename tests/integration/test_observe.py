@@ -85,3 +85,31 @@ def test_the_consensus_picks_the_agreeing_pair_over_a_forger(sandbox):
     selection = select(inputs, [behaviour_of(observe(sandbox, body)) for body in bodies])
     assert bodies[selection.chosen] == SORTED and selection.leader.members == [2, 4]
     assert selection.dominant and selection.reason == "examples"
+
+
+BIG_SET = "    return set(range(450_000))\n"
+EIGHT_INPUTS = [f"pairs([{i}])" for i in range(8)]
+
+
+def test_a_value_too_costly_to_digest_cannot_hold_the_trusted_side(sandbox):
+    """A 450,000-element set per input: each input ends within its own deadline (a timeout
+    or the `too_large` outcome, never a digest that runs on), and the two-timeouts rule
+    holds the whole job near the honest candidate's cost."""
+    started = time.monotonic()
+    verdict = observe(sandbox, BIG_SET, EIGHT_INPUTS)
+    elapsed = time.monotonic() - started
+    honest = observe(sandbox, SORTED, EIGHT_INPUTS)
+    assert {t.observed for t in verdict.tests} <= {"timeout", "too_large"}, [t.observed for t in verdict.tests]
+    assert all(t.duration < 1.0 + 0.5 for t in verdict.tests), [round(t.duration, 2) for t in verdict.tests]
+    assert elapsed < 8 * 1.0, f"{elapsed:.1f} s for 8 inputs"
+    assert all(t.observed.startswith("=") for t in honest.tests)
+
+
+def test_integers_of_any_size_digest_exactly(sandbox):
+    """Over 4,300 digits repr() refuses; the digest reads the value in hexadecimal instead."""
+    plus = observe(sandbox, "    return 10**5000 + len(xs)\n", ["pairs([1])"])
+    minus = observe(sandbox, "    return -7 * 10**6000\n", ["pairs([1])"])
+    again = observe(sandbox, "    return 10**5000 + 1\n", ["pairs([1])"])
+    assert plus.tests[0].observed.startswith("=") and minus.tests[0].observed.startswith("=")
+    assert plus.tests[0].observed != minus.tests[0].observed
+    assert plus.tests[0].observed == again.tests[0].observed

@@ -1,0 +1,93 @@
+"""The bubblewrap sandbox: the executor is PID 1 of its namespace (no bubblewrap init to
+take over), seccomp denies ptrace and process_vm_writev, and no process of a sandbox
+outlives it on the host, whatever its candidates did."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from eval.problems import Problem, hidden_job
+from sandbox import SandboxConfig
+from sandbox.sandbox import open_sandbox
+from tests.integration.hostile_cases import ADD_PROMPT, ADD_TEST
+
+ADD = Problem(prompt=ADD_PROMPT, entry_point="add", test=ADD_TEST, task_id="add")
+SEIZE_PID_1 = """    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    seized = libc.ptrace(0x4206, 1, 0, 0)  # PTRACE_SEIZE
+    print('seize', seized, ctypes.get_errno())
+    local = (ctypes.c_char * 8)()
+    iov = (ctypes.c_void_p * 2)(ctypes.addressof(local), 8)
+    written = libc.process_vm_writev(1, iov, 1, iov, 1, 0)
+    print('writev', written, ctypes.get_errno())
+    return a + b
+"""
+PID_ONE = """    import os
+    with open('/proc/1/stat') as handle:
+        stat = handle.read()
+    print('pid1', stat.split(')')[0].split('(')[1], len(os.listdir('/proc/1/task')), os.getpid() != 1)
+    return a + b
+"""
+# Starts a detached process, then tries to stop its executor (PID 1) and its parent.
+STOP_THE_EXECUTOR = """    import os, signal, time
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(3600)
+        os._exit(0)
+    for pid in (1, os.getppid()):
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except OSError:
+            pass
+    time.sleep(30)
+    return a + b
+"""
+
+
+def sandbox_processes() -> list[str]:
+    """Host processes that belong to a bubblewrap sandbox of this project (their command line
+    names bwrap, or they run the executor from a private runtime)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if "bwrap" in command.split(" ")[0] or "/usr/lib/repair-agent/executor.py" in command:
+            found.append(f"{entry}: {command[:80]}")
+    return found
+
+
+def test_pid_1_is_the_executor_and_cannot_be_seized(docker_image):
+    config = SandboxConfig(backend="process", workers=1, spares=0)
+    with open_sandbox(config, say=lambda m: None) as box:
+        attack = box.run(hidden_job(ADD, SEIZE_PID_1))
+        after = box.run(hidden_job(Problem(**{**ADD.model_dump(), "task_id": "again",
+                                              "test": ADD_TEST + "    assert candidate(0, 0) == 0\n"}), PID_ONE))
+        recycled = box.pool.recycled
+    assert attack.passed and after.passed, (attack.result, after.result)
+    seize, writev = (line.split() for line in attack.output.splitlines()[:2])
+    assert seize[1] == "-1" and seize[2] == str(1), attack.output  # EPERM from seccomp
+    assert writev[1] == "-1" and writev[2] == str(1), attack.output
+    name, threads, not_pid_1 = after.output.split()[1:4]
+    assert name.startswith("python") and threads == "1" and not_pid_1 == "True", after.output
+    assert recycled == 0
+
+
+def test_no_sandbox_process_outlives_the_check(docker_image):
+    before = sandbox_processes()
+    config = SandboxConfig(backend="process", workers=2, spares=0)
+    with open_sandbox(config, say=lambda m: None) as box:
+        verdicts = [box.run(hidden_job(ADD, STOP_THE_EXECUTOR, timeout=1.0)) for _ in range(3)]
+        assert all(v.result == "timed out" for v in verdicts), [v.result for v in verdicts]
+        correct = box.run(hidden_job(ADD, "    return a + b\n"))
+        assert correct.passed, correct.result
+    deadline = time.monotonic() + 10
+    while sandbox_processes() != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sandbox_processes() == before, sandbox_processes()
