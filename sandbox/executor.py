@@ -33,7 +33,10 @@ len, type, issubclass, isinstance, hex, bool, int, float, complex, str, bytes = 
 list, tuple, dict, set, frozenset, memoryview, enumerate, zip, hash, map, max, callable = (  # noqa: A001
     builtins.list, builtins.tuple, builtins.dict, builtins.set, builtins.frozenset, builtins.memoryview,
     builtins.enumerate, builtins.zip, builtins.hash, builtins.map, builtins.max, builtins.callable)
-_json_dumps, _json_loads = json.dumps, json.loads
+# json's own Python layer uses builtins too (`len` in `loads`, `isinstance` in `dumps`): the
+# framing calls the C encoder and scanner under it, which use none.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_DECODER = json.JSONDecoder()
 CHILD_CHANNEL_FD = 1000  # the child's channel moves here: a candidate closing low descriptors keeps it
 
 MAX_FRAME = 16 * 1024 * 1024
@@ -67,7 +70,7 @@ class DecodeTimeout(CodecError):
 
 
 def pack(message: dict) -> bytes:
-    data = _json_dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii")
+    data = "".join(_ENCODER.iterencode(message, _one_shot=True)).encode("ascii")
     if len(data) > MAX_FRAME:
         raise FrameError(f"frame of {len(data)} bytes exceeds {MAX_FRAME}")
     return _HEADER.pack(len(data)) + data
@@ -96,7 +99,10 @@ class FrameReader:
 
 def parse(payload: bytes) -> dict:
     try:
-        message = _json_loads(payload)
+        text = payload.decode("utf-8") if type(payload) is not str else payload
+        message, end = _DECODER.raw_decode(text)
+        if text[end:].strip():
+            raise ValueError("extra data after the message")
     except (ValueError, RecursionError) as exc:
         raise FrameError(f"frame is not valid JSON: {exc}") from None
     if type(message) is not dict or type(message.get("op")) is not str:
