@@ -773,6 +773,9 @@ def main(argv: list[str]) -> None:
         except ImportError:
             pass
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    import gc
+
+    gc.freeze()  # what was imported stays out of every child's collections: fewer copy-on-write faults
     Executor(0, out_fd, scratch, kill_scope, memory_mb, role).serve()
 
 

@@ -12,7 +12,7 @@ from sandbox.image import ImageBuildError, build_image, image_exists, image_tag
 from sandbox.judge import judge
 from sandbox.pool import Backend, Pool
 from sandbox.process_backend import BubblewrapBackend, UnsharedProcessBackend
-from sandbox.trusted import Relay, TrustedBackend
+from sandbox.trusted import Relay, TrustedBackend, finish_trusted
 from sandbox.verdict import Job, Verdict
 
 
@@ -77,8 +77,18 @@ class PooledSandbox:
             self.trusted_pool.release(judge_executor, False)
             raise
         self.pool.release(executor, healthy)
-        self.trusted_pool.release(judge_executor, judge_healthy)
+        if judge_healthy:  # its clean-up and self-check run beside the next job
+            threading.Thread(target=self._finish_trusted, args=(judge_executor,), daemon=True).start()
+        else:
+            self.trusted_pool.release(judge_executor, False)
         return verdict
+
+    def _finish_trusted(self, judge_executor) -> None:
+        try:
+            healthy = finish_trusted(judge_executor.channel)
+        except BaseException:  # noqa: BLE001 - a judge executor that cannot finish is replaced
+            healthy = False
+        self.trusted_pool.release(judge_executor, healthy)
 
     def describe(self) -> dict[str, str]:
         described = self.backend.describe()

@@ -185,6 +185,13 @@ class TrustedBackend:
         self._parent.shutdown(wait=False)
 
 
+def finish_trusted(channel: Channel) -> bool:
+    """A judge executor after its job: it kills what the job left, wipes its scratch and
+    checks itself; True when it may serve another job. Off the job's own path: the verdict
+    is already known."""
+    return _finish(channel)[0]
+
+
 def job_budget(job: Job) -> float:
     """Seconds the whole job may take on the trusted side before it is stopped."""
     return START_GRACE + len(job.tests) * (job.timeout + TEST_GRACE) + FINISH_GRACE
@@ -198,7 +205,8 @@ class Relay:
         self.candidate_clean: bool | None = None  # what the candidate executor's "finished" said
 
     def run(self) -> tuple[Verdict, bool, bool]:
-        """(verdict, the candidate executor may serve again, the judge executor may serve again)."""
+        """(verdict, the candidate executor may serve again, the judge executor may be finished
+        (`finish_trusted`) and then serve again)."""
         started = time.monotonic()
         deadline = started + job_budget(self.job)
         try:
@@ -294,11 +302,7 @@ class Relay:
         if [t.name for t in verdict.tests] != [t.name for t in self.job.tests]:
             return self._failed("the trusted side returned a verdict for other tests", False)
         claimed = message.get("healthy") is True
-        return verdict, claimed and self.candidate_clean is True, self._finish_trusted()
-
-    def _finish_trusted(self) -> bool:
-        """The judge executor kills what the job left, wipes its scratch and checks itself."""
-        return _finish(self.trusted)[0]
+        return verdict, claimed and self.candidate_clean is True, True
 
     def _too_large(self) -> tuple[Verdict, bool, bool]:
         """Nothing was sent: neither executor saw the job."""
@@ -318,4 +322,4 @@ class Relay:
             except ChannelClosed:
                 candidate_healthy = False
         verdict = Verdict(passed=False, result=message, tests=tests)
-        return verdict, candidate_healthy, trusted_usable and not self.trusted.closed and self._finish_trusted()
+        return verdict, candidate_healthy, trusted_usable and not self.trusted.closed
