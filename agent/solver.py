@@ -15,7 +15,7 @@ from agent.graph import build_graph, recursion_limit
 from agent.state import Candidate, Usage
 from agent.trace import Tracer
 from eval.judging import judge_rounds
-from eval.problems import Problem
+from eval.problems import Oracle, Problem
 from eval.records import RoundRecord, SampleResult
 from sandbox.sandbox import Sandbox
 
@@ -59,8 +59,9 @@ class Solver:
 
     def context(self, problem: Problem, tracer: Tracer, sample: int = 0,
                 first: SharedFirstRound | None = None) -> RunContext:
-        return RunContext(problem=problem, llm=self.llm, sandbox=self.sandbox, config=self.config, tracer=tracer,
-                          family=self.family, sample=sample, first=first)
+        oracle = Oracle(problem) if self.config.feedback == "hidden" and problem.test is not None else None
+        return RunContext(problem=problem.public(), llm=self.llm, sandbox=self.sandbox, config=self.config,
+                          tracer=tracer, family=self.family, sample=sample, first=first, oracle=oracle)
 
     async def run(self, problem: Problem, tracer: Tracer, sample: int = 0,
                   first: SharedFirstRound | None = None) -> SampleResult:

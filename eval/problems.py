@@ -36,6 +36,11 @@ class Problem(BaseModel):
             raise ValueError(f"{value!r} is not a Python identifier")
         return value
 
+    def public(self) -> PublicProblem:
+        """The problem as the agent sees it: the hidden test left out."""
+        return PublicProblem(prompt=self.prompt, entry_point=self.entry_point, task_id=self.task_id,
+                             visible_tests=self.visible_tests, code=self.code)
+
     @model_validator(mode="after")
     def _consistent(self) -> "Problem":
         if not any(
@@ -71,6 +76,33 @@ def trusted_prelude(prompt: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
+class PublicProblem(BaseModel):
+    """What the agent is given: everything of a problem but its hidden test. The agent's
+    seam takes this, never a `Problem`: the hidden test cannot leak into an honest run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str
+    entry_point: str
+    task_id: str | None = None
+    visible_tests: list[str] | None = None
+    code: str | None = None
+
+
+class Oracle:
+    """The hidden check, given to the agent only in the oracle mode (`--feedback hidden`),
+    whose every output says so. It makes the sandbox job that runs the hidden test on a
+    completion and tells nothing else about the test."""
+
+    def __init__(self, problem: "Problem") -> None:
+        if problem.test is None:
+            raise ProblemError(f"problem {problem.task_id or problem.entry_point} has no hidden test")
+        self._problem = problem
+
+    def job(self, completion: str, timeout: float) -> Job:
+        return hidden_job(self._problem, completion, timeout)
+
+
 def harness_imports(test: str) -> str:
     """The test's top-level imports: the reference harness runs them in the candidate's
     namespace (prompt + completion + test share one module), so a candidate may rely on them."""
