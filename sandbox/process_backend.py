@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sandbox.channel import Channel, PipeTransport
 from sandbox.config import SandboxConfig
-from sandbox.docker_backend import HIDDEN_HOST_FACTS, SandboxUnavailable, await_greeting
+from sandbox.docker_backend import HIDDEN_HOST_FACTS, SandboxUnavailable, _pid_alive, await_greeting
 from sandbox.image import EXECUTOR_PATH
 from sandbox.rootfs import PYTHON
 from sandbox.runtime import EXECUTOR_IN_RUNTIME, runtime_path, runtime_ready
@@ -104,23 +104,50 @@ def _start(command: list[str], config: SandboxConfig, what: str, scratch: str) -
 class BubblewrapExecutor(ProcessExecutor):
     """A bubblewrap sandbox whose root is this executor's own copy of the runtime."""
 
-    def __init__(self, process: subprocess.Popen, private_root: Path) -> None:
+    def __init__(self, process: subprocess.Popen, private_root: Path | None) -> None:
         super().__init__(process)
         self.private_root = private_root
 
     def destroy(self) -> None:
         # The executor is PID 1 of its namespace: killing it ends every process in there.
-        inner = _children(self.process.pid)
+        inner = children(self.process.pid)
         super().destroy()
         for pid in inner:
             try:
                 os.kill(pid, 9)
             except (ProcessLookupError, PermissionError):
                 pass
-        shutil.rmtree(self.private_root, ignore_errors=True)
+        if self.private_root is not None:
+            shutil.rmtree(self.private_root, ignore_errors=True)
 
 
-def _children(pid: int) -> list[int]:
+def bubblewrap_and_runtime(why: str = "") -> tuple[str, Path]:
+    """bubblewrap's path and the runtime's folder, or SandboxUnavailable saying what to do."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bubblewrap is not installed (apt-get install -y bubblewrap){why}")
+    runtime = runtime_path()
+    if not runtime_ready(runtime):
+        raise SandboxUnavailable(f"the executor's runtime is missing ({runtime}); build it with `agent sandbox build`")
+    return bwrap, runtime
+
+
+def isolation_args(config: SandboxConfig, hostname: str, seccomp_fd: int) -> list[str]:
+    """What every bubblewrap sandbox of the project gets beside its root: its own /proc with the
+    host's facts hidden, a read-only /dev, a tmpfs scratch, every namespace, nobody, the
+    executor as PID 1 (no bubblewrap init to seize; the namespace ends with it), death with
+    its parent, the seccomp filter, a new session, an empty environment, no capabilities."""
+    return [
+        "--proc", "/proc", *[arg for path in HIDDEN_HOST_FACTS for arg in ("--ro-bind", "/dev/null", path)],
+        "--dev", "/dev", "--remount-ro", "/dev",
+        "--size", str(config.scratch_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
+        "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY),
+        "--as-pid-1", "--die-with-parent", "--seccomp", str(seccomp_fd),
+        "--hostname", hostname, "--new-session", "--clearenv", "--cap-drop", "ALL", "--chdir", "/tmp",
+    ]
+
+
+def children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as handle:
             return [int(p) for p in handle.read().split()]
@@ -133,13 +160,7 @@ class BubblewrapBackend:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.bwrap = shutil.which("bwrap")
-        if self.bwrap is None:
-            raise SandboxUnavailable("bubblewrap is not installed (apt-get install -y bubblewrap)")
-        self.runtime = runtime_path()
-        if not runtime_ready(self.runtime):
-            raise SandboxUnavailable(f"the executor's runtime is missing ({self.runtime}); "
-                                     "build it with `agent sandbox build`")
+        self.bwrap, self.runtime = bubblewrap_and_runtime()
         # As root, bubblewrap itself runs as nobody: the sandbox's user maps to nobody outside,
         # never to root, and its process limit is then enforced.
         self.user = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
@@ -172,18 +193,8 @@ class BubblewrapBackend:
         return target
 
     def _command(self, program: list[str], root_fd: int, seccomp_fd: int) -> list[str]:
-        return [
-            self.bwrap, "--ro-bind-fd", str(root_fd), "/",
-            "--proc", "/proc", *[arg for path in HIDDEN_HOST_FACTS for arg in ("--ro-bind", "/dev/null", path)],
-            "--dev", "/dev", "--remount-ro", "/dev",
-            "--size", str(self.config.scratch_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
-            "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY),
-            # The executor is PID 1: no init of bubblewrap's own for a candidate to ptrace or stop, and
-            # the namespace, every process in it, ends with the executor.
-            "--as-pid-1", "--die-with-parent", "--seccomp", str(seccomp_fd),
-            "--hostname", "sandbox", "--new-session", "--clearenv", "--cap-drop", "ALL",
-            "--chdir", "/tmp", *program,
-        ]
+        return [self.bwrap, "--ro-bind-fd", str(root_fd), "/", *isolation_args(self.config, "sandbox", seccomp_fd),
+                *program]
 
     def _launch(self, program: list[str], stderr=subprocess.DEVNULL) -> "BubblewrapExecutor":
         """Starts bubblewrap (on the backend's one parent thread) without waiting for its greeting."""
@@ -237,16 +248,6 @@ def _sweep_copies(folder: Path) -> None:
         owner = entry.name.split("-", 1)[0]
         if owner.isdigit() and not _pid_alive(int(owner)):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
 
 
 def _wait_failure(process: subprocess.Popen) -> str | None:

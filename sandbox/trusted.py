@@ -23,51 +23,21 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sandbox.channel import Channel, ChannelClosed, PipeTransport
+from sandbox.channel import Channel, ChannelClosed
 from sandbox.config import SandboxConfig
-from sandbox.docker_backend import HIDDEN_HOST_FACTS, SandboxUnavailable, await_greeting
+from sandbox.docker_backend import SandboxUnavailable, await_greeting
 from sandbox.executor import CANDIDATE_TAG, CLOSED_TAG, EXECUTOR_TAG, FORWARD_TAG, MAX_FRAME, FrameError, parse
 from sandbox.judge import FINISH_GRACE, _finish
+from sandbox.process_backend import NOBODY, BubblewrapExecutor, bubblewrap_and_runtime, isolation_args
 from sandbox.rootfs import PYTHON
-from sandbox.runtime import INTERPRETER, loader_command, runtime_path, runtime_ready
+from sandbox.runtime import INTERPRETER, loader_command, runtime_path
 from sandbox.seccomp import seccomp_program_fd
 from sandbox.verdict import Job, TestResult, Verdict
 
-NOBODY = 65534
 PROJECT = Path(__file__).resolve().parents[1]
 JUDGE_MEMORY_MB = 2048  # the trusted side decodes what candidates return: up to 2,000,000 parts
 START_GRACE = 5.0  # the trusted side's own start and the candidate program's load
 TEST_GRACE = 1.0  # beyond each test's timeout: the test's own work between calls
-
-
-class TrustedExecutor:
-    """A judge executor: bubblewrap on the host's Python, and its channel."""
-
-    def __init__(self, process: subprocess.Popen) -> None:
-        self.process = process
-        self.channel = Channel(PipeTransport(process.stdin, process.stdout))
-        self.name = f"judge pid {process.pid}"
-
-    def destroy(self) -> None:
-        inner = _children(self.process.pid)
-        self.channel.close()
-        for pid in [self.process.pid, *inner]:
-            try:
-                os.kill(pid, 9)
-            except (ProcessLookupError, PermissionError):
-                pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return [int(p) for p in handle.read().split()]
-    except (OSError, ValueError):
-        return []
 
 
 TRUSTED_MODULES = ("executor", "judge", "channel", "offload", "pycompile", "verdict")
@@ -126,14 +96,7 @@ class TrustedBackend:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.bwrap = shutil.which("bwrap")
-        if self.bwrap is None:
-            raise SandboxUnavailable("bubblewrap is not installed (apt-get install -y bubblewrap); a problem's tests "
-                                     "run in it, apart from the agent")
-        self.runtime = runtime_path()
-        if not runtime_ready(self.runtime):
-            raise SandboxUnavailable(f"the executor's runtime is missing ({self.runtime}); "
-                                     "build it with `agent sandbox build`")
+        self.bwrap, self.runtime = bubblewrap_and_runtime("; a problem's tests run in it, apart from the agent")
         self.site = trusted_site()
         self.user = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
         import concurrent.futures
@@ -144,18 +107,13 @@ class TrustedBackend:
     def _command(self, root_fd: int, site_fd: int, seccomp_fd: int) -> list[str]:
         return [
             self.bwrap, "--ro-bind-fd", str(root_fd), "/", "--ro-bind-fd", str(site_fd), SITE_IN_SANDBOX,
-            "--proc", "/proc", *[arg for path in HIDDEN_HOST_FACTS for arg in ("--ro-bind", "/dev/null", path)],
-            "--dev", "/dev", "--remount-ro", "/dev",
-            "--size", str(self.config.scratch_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
-            "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY),
-            "--as-pid-1", "--die-with-parent", "--seccomp", str(seccomp_fd),
-            "--hostname", "judge", "--new-session", "--clearenv", "--cap-drop", "ALL", "--chdir", "/tmp",
+            *isolation_args(self.config, "judge", seccomp_fd),
             PYTHON, "-I", f"{SITE_IN_SANDBOX}/sandbox/executor.py", f"--site={SITE_IN_SANDBOX}", "--scratch=/tmp",
             "--kill-scope=all", f"--memory-mb={JUDGE_MEMORY_MB}", f"--nproc={self.config.pids_limit}",
             "--role=judge",
         ]
 
-    def _launch(self) -> TrustedExecutor:
+    def _launch(self) -> BubblewrapExecutor:
         root_fd = os.open(self.runtime, os.O_PATH | os.O_DIRECTORY)
         site_fd = os.open(self.site, os.O_PATH | os.O_DIRECTORY)
         seccomp_fd = seccomp_program_fd()
@@ -169,9 +127,9 @@ class TrustedBackend:
         finally:
             for fd in (root_fd, site_fd, seccomp_fd):
                 os.close(fd)
-        return TrustedExecutor(process)
+        return BubblewrapExecutor(process, None)
 
-    def spawn(self) -> TrustedExecutor:
+    def spawn(self) -> BubblewrapExecutor:
         executor = self._parent.submit(self._launch).result()
         return await_greeting(executor, self.config.start_timeout, "the trusted side's sandbox")
 
