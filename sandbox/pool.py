@@ -78,13 +78,18 @@ class Pool:
                 error = SandboxUnavailable(f"the sandbox could not start an executor: {exc}")
                 continue
             with self._cond:
-                self._starting -= 1
-                if self._closed:
-                    threading.Thread(target=executor.destroy, daemon=True).start()
+                closed = self._closed
+                if not closed:
+                    self._starting -= 1
+                    self._history[executor] = _History()
+                    self._idle.append(executor)
+                    self._error = None
+                    self._cond.notify_all()
                     return
-                self._history[executor] = _History()
-                self._idle.append(executor)
-                self._error = None
+            # started after the pool closed: gone before close() stops waiting for it
+            executor.destroy()
+            with self._cond:
+                self._starting -= 1
                 self._cond.notify_all()
             return
         with self._cond:
@@ -155,7 +160,9 @@ class Pool:
             self.recycled += 1
             self._retire(executor)
 
-    def close(self) -> None:
+    def close(self, wait: float = 30.0) -> None:
+        """Destroys every executor, and waits (at most `wait` seconds) for those still starting,
+        which destroy themselves: none outlives the pool."""
         with self._cond:
             self._closed = True
             executors = list(self._history)
@@ -167,4 +174,8 @@ class Pool:
             thread.start()
         for thread in threads:
             thread.join(timeout=15)
+        deadline = time.monotonic() + wait
+        with self._cond:
+            while self._starting and time.monotonic() < deadline:
+                self._cond.wait(deadline - time.monotonic())
         self.backend.close()

@@ -109,7 +109,7 @@ class PooledSandbox:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=20)
+            thread.join(timeout=40)
 
     def __enter__(self) -> "PooledSandbox":
         return self

@@ -46,21 +46,52 @@ STOP_THE_EXECUTOR = """    import os, signal, time
 """
 
 
-def sandbox_processes() -> list[str]:
-    """Host processes that belong to a bubblewrap sandbox of this project (their command line
-    names bwrap, or they run the executor from a private runtime)."""
-    found = []
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, start time in clock ticks, command line) for every host process."""
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
                 command = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             continue
-        if "bwrap" in command.split(" ")[0] or "/usr/lib/repair-agent/executor.py" in command:
-            found.append(f"{entry}: {command[:80]}")
+        found[int(entry)] = (int(fields[1]), int(fields[19]), command)
     return found
+
+
+def sandbox_processes(since: int) -> list[str]:
+    """Processes of a bubblewrap sandbox (bwrap itself, or an executor) that this test left:
+    descendants of this process, or orphans (adopted by the host's init) started since
+    `since`. Other tests' pools, and Docker's containers, are neither."""
+    table = _processes()
+
+    def descends(pid: int) -> bool:
+        for _ in range(64):
+            parent = table.get(pid, (0,))[0]
+            if parent == os.getpid():
+                return True
+            if parent <= 1:
+                return False
+            pid = parent
+        return False
+
+    left = []
+    for pid, (parent, started, command) in table.items():
+        if not ("bwrap" in command.split(" ")[0] or "/usr/lib/repair-agent/executor.py" in command):
+            continue
+        if descends(pid) or (parent == 1 and started >= since):
+            left.append(f"{pid}: {command[:80]}")
+    return left
+
+
+def now_ticks() -> int:
+    """The time since boot in clock ticks, as /proc/PID/stat counts a process's start."""
+    with open("/proc/uptime") as handle:
+        return int(float(handle.read().split()[0]) * os.sysconf("SC_CLK_TCK"))
 
 
 def test_pid_1_is_the_executor_and_cannot_be_seized(docker_image):
@@ -80,15 +111,14 @@ def test_pid_1_is_the_executor_and_cannot_be_seized(docker_image):
 
 
 def test_no_sandbox_process_outlives_the_check(docker_image):
-    before = sandbox_processes()
+    since = now_ticks()
     config = SandboxConfig(backend="process", workers=2, spares=0)
     with open_sandbox(config, say=lambda m: None) as box:
         verdicts = [box.run(hidden_job(ADD, STOP_THE_EXECUTOR, timeout=1.0)) for _ in range(3)]
         assert all(v.result == "timed out" for v in verdicts), [v.result for v in verdicts]
         correct = box.run(hidden_job(ADD, "    return a + b\n"))
         assert correct.passed, correct.result
-    # only processes this test started count: an earlier test's pool may still be going away
     deadline = time.monotonic() + 10
-    while set(sandbox_processes()) - set(before) and time.monotonic() < deadline:
+    while sandbox_processes(since) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not set(sandbox_processes()) - set(before), sorted(set(sandbox_processes()) - set(before))
+    assert not sandbox_processes(since), sandbox_processes(since)
