@@ -79,3 +79,34 @@ def test_sigterm_stops_a_check_whose_test_hangs(docker_image, tmp_path):
     assert time.monotonic() - stopped < 10, "SIGTERM took over 10 s"
     assert process.returncode != 0 and "Traceback" not in output, output
     assert len(journal.read_text().splitlines()) >= 3
+
+
+def test_sigterm_stops_a_bench_whose_test_hangs(docker_image, tmp_path):
+    """The bench judges each sample on the hidden tests: a hanging test holds its own sample
+    only, and SIGTERM stops the run within 10 s, keeping what was judged."""
+    from tests.unit.scripted_server import ScriptedServer
+
+    prompt = 'def add(a, b):\n    """Adds.\n    >>> add(1, 2)\n    3\n    """\n'
+    dataset = tmp_path / "data.jsonl"
+    records = [{"task_id": f"t/{i}", "entry_point": "add", "prompt": prompt,
+                "test": "def check(c):\n    assert c(2, 2) == 4\n"} for i in range(2)]
+    records.append({"task_id": "t/hangs", "entry_point": "add", "prompt": prompt, "test": HOSTILE_TESTS["hangs"]})
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "run"
+    with ScriptedServer([], default="```python\ndef add(a, b):\n    return a + b\n```") as server:
+        command = [str(Path(sys.executable).with_name("agent")), "bench", "--out", str(out), "--dataset",
+                   str(dataset), "--n", "2", "--k", "1", "--rounds", "1", "--sandbox", "docker",
+                   "--base-url", server.base_url]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        attempts = out / "attempts.jsonl"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not attempts.exists() or len(attempts.read_text().splitlines()) < 4):
+            time.sleep(0.2)
+        time.sleep(1.0)  # the hanging test's samples are being judged now
+        process.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        output, _ = process.communicate(timeout=60)
+    assert time.monotonic() - stopped < 10, "SIGTERM took over 10 s"
+    assert process.returncode != 0 and "Traceback" not in output, output
+    kept = [json.loads(line) for line in attempts.read_text().splitlines()]
+    assert {r["task_id"] for r in kept} == {"t/0", "t/1"} and all(r["hidden_passed"] for r in kept)
