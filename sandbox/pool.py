@@ -160,9 +160,11 @@ class Pool:
             self.recycled += 1
             self._retire(executor)
 
-    def close(self, wait: float = 30.0) -> None:
-        """Destroys every executor, and waits (at most `wait` seconds) for those still starting,
-        which destroy themselves: none outlives the pool."""
+    def close(self, wait: float = 5.0) -> None:
+        """Destroys every executor, and waits (at most `wait` seconds, so that a stop stays
+        quick) for those still starting, which destroy themselves as soon as they have
+        started: none outlives the pool for long, and none outlives the process (bubblewrap
+        dies with it, a container's executor with its closed stdin)."""
         with self._cond:
             self._closed = True
             executors = list(self._history)
