@@ -12,7 +12,6 @@ serves every job."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
