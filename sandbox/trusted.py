@@ -14,6 +14,7 @@ executor is replaced. The verdict the child returns is validated here.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import select
 import shutil
@@ -99,8 +100,6 @@ class TrustedBackend:
         self.bwrap, self.runtime = bubblewrap_and_runtime("; a problem's tests run in it, apart from the agent")
         self.site = trusted_site()
         self.user = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
-        import concurrent.futures
-
         # --die-with-parent follows the thread that started bubblewrap: one thread, as long as the backend
         self._parent = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="judge-parent")
 
@@ -135,9 +134,10 @@ class TrustedBackend:
 
     def describe(self) -> dict[str, str]:
         return {"trusted side": (
-            "a problem's tests run under bubblewrap, apart from the agent and the candidate: the host's Python "
-            "read-only, no network, user nobody, new namespaces, seccomp, a fresh process per job, bounded in "
-            "time (each test's timeout + 1 s, plus 5 s)")}
+            "a problem's tests run under bubblewrap, apart from the agent and the candidate: the executor's "
+            "runtime and the judge's own modules read-only, no network, user nobody, new namespaces with the "
+            "judge as PID 1, seccomp, a fresh process per job, bounded in time (5 s, plus each test's timeout "
+            "and 1 s, plus 5 s)")}
 
     def close(self) -> None:
         self._parent.shutdown(wait=False)
