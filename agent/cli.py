@@ -188,7 +188,7 @@ def sandbox_check(
     table = Table(show_header=False, title="repair-agent sandbox")
     table.add_column(style="bold")
     table.add_column()
-    for key in ("backend", "engine", "image", "isolation"):
+    for key in ("backend", "engine", "image", "isolation", "trusted side"):
         table.add_row(key, facts[key])
     table.add_row("probe", f"{'passed' if verdict.passed else 'FAILED: ' + verdict.result} in {latency:.1f} ms")
     out.print(table)
