@@ -107,6 +107,7 @@ class BenchProgress:
 
 
 class Bench:
+    STOP_GRACE = 5.0  # seconds a stopped run waits for finished samples' hidden judging
     JUDGE_ATTEMPTS = 4
     JUDGE_WAIT = 1.0  # seconds before the first retry, doubled each time
 
@@ -197,7 +198,13 @@ class Bench:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
             if saving:
-                await asyncio.gather(*saving, return_exceptions=True)
+                # Finished samples are judged and written; a stop waits for that only so long: a
+                # hidden test that hangs holds its own sample, which a resume runs again.
+                _, late = await asyncio.wait(list(saving), timeout=None if failure is None else self.STOP_GRACE)
+                for task in late:
+                    task.cancel()
+                if late:
+                    await asyncio.gather(*late, return_exceptions=True)
             wall = time.time() - session_started
             if progress.samples_this_session:
                 self.run_dir.append_session({
