@@ -75,7 +75,6 @@ def trusted_prelude(prompt: str) -> str:
         return prompt.rstrip() + "\n    pass\n"
 
 
-@functools.lru_cache(maxsize=1024)
 class PublicProblem(BaseModel):
     """What the agent is given: everything of a problem but its hidden test. The agent's
     seam takes this, never a `Problem`: the hidden test cannot leak into an honest run."""
@@ -103,6 +102,7 @@ class Oracle:
         return hidden_job(self._problem, completion, timeout)
 
 
+@functools.lru_cache(maxsize=1024)
 def harness_imports(test: str) -> str:
     """The test's top-level imports: the reference harness runs them in the candidate's
     namespace (prompt + completion + test share one module), so a candidate may rely on them."""

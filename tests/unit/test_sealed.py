@@ -82,3 +82,11 @@ def test_only_the_oracle_mode_gets_the_hidden_check(sandbox):
     assert isinstance(oracle.oracle, Oracle) and not hasattr(oracle.problem, "test")
     result, _, _ = run(sandbox, TEST, [[BAD], [GOOD]], feedback="hidden")
     assert result.oracle and result.rounds[0].feedback_error is not None
+
+
+def test_the_public_problem_keeps_everything_but_the_hidden_test():
+    problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median",
+                      visible_tests=["assert median([1]) == 1"], code="def median(xs):\n    return 0\n")
+    public = problem.public()
+    assert public.model_dump() == problem.model_dump(exclude={"test"})
+    assert "test" not in type(public).model_fields
