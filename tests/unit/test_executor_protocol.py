@@ -133,3 +133,20 @@ def test_a_channel_whose_descriptor_was_closed_counts_as_closed():
     mine.close()  # fileno() is now -1
     assert chan.peek_closed() and chan.closed
     theirs.close()
+
+
+def test_the_trusted_sides_child_decodes_large_replies_itself(monkeypatch):
+    """INLINE (set in a judge executor's child): the same decoding, under the deadline, with no worker."""
+    import json as _json
+    import time as _time
+
+    from sandbox import offload
+    from sandbox.executor import encode
+
+    monkeypatch.setattr(offload, "INLINE", True)
+    started = set(offload._everyone)
+    payload = _json.dumps({"op": "return", "value": encode(list(range(50000))), "mutated": {}}).encode()
+    reply = offload.decode_large_reply(payload, _time.monotonic() + 5)
+    assert reply["value"].value == list(range(50000)) and set(offload._everyone) == started
+    with pytest.raises(offload.DecodeTimeout):
+        offload.decode_large_reply(payload, _time.monotonic() - 1)
