@@ -48,12 +48,6 @@ class InvalidValue(Abort):
     kind = "invalid_value"
 
 
-class ProgramTooLarge(Abort):
-    """The program does not fit in one frame: judged failed before anything is sent."""
-
-    kind = "invalid_value"
-
-
 class CandidateError(Exception):
     """Stands for an exception of a type the candidate defined."""
 
@@ -369,8 +363,6 @@ def _start(session: _Session, job: Job) -> dict | None:
     """Starts a fresh candidate process; returns its load error, if any."""
     try:
         session.channel.send(_start_message(job))
-    except FrameError:
-        raise session.abort(ProgramTooLarge(f"program too large (over {MAX_FRAME >> 20} MiB as sent)")) from None
     except ChannelClosed as exc:
         raise session.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
     reply = session.receive_candidate()
@@ -467,17 +459,22 @@ def _human_eval_result(results: list[TestResult]) -> str:
     return "passed" if failure is None else failure.message
 
 
+def too_large(job: Job, duration: float = 0.0) -> Verdict:
+    """The verdict of a job too large to send: every test failed, nothing run."""
+    message = f"failed: program too large (over {MAX_FRAME >> 20} MiB as sent)"
+    results = [TestResult(name=t.name, passed=False, kind="invalid_value", message=message,
+                          observed="invalid_value" if job.observe else None) for t in job.tests]
+    return Verdict(passed=False, result=message, tests=results, duration=duration)
+
+
 def judge(job: Job, channel: Channel) -> tuple[Verdict, bool]:
     """Runs every test of `job` against the candidate; returns the verdict and whether
     the executor behind `channel` may serve another job (no timeout, crash or taint)."""
     started = time.monotonic()
-    try:
+    try:  # checked before anything is sent: then `_start` cannot meet an oversized frame
         pack(_start_message(job))
     except FrameError:
-        message = f"failed: program too large (over {MAX_FRAME >> 20} MiB as sent)"
-        results = [TestResult(name=t.name, passed=False, kind="invalid_value", message=message,
-                              observed="invalid_value" if job.observe else None) for t in job.tests]
-        return Verdict(passed=False, result=message, tests=results, duration=time.monotonic() - started), True
+        return too_large(job, time.monotonic() - started), True
     results: list[TestResult] = []
     session: _Session | None = None
     load_error: dict | None = None

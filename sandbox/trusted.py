@@ -27,8 +27,8 @@ from pydantic import ValidationError
 from sandbox.channel import Channel, ChannelClosed
 from sandbox.config import SandboxConfig
 from sandbox.docker_backend import SandboxUnavailable, await_greeting
-from sandbox.executor import CANDIDATE_TAG, CLOSED_TAG, EXECUTOR_TAG, FORWARD_TAG, MAX_FRAME, FrameError, parse
-from sandbox.judge import FINISH_GRACE, _finish
+from sandbox.executor import CANDIDATE_TAG, CLOSED_TAG, EXECUTOR_TAG, FORWARD_TAG, FrameError, parse
+from sandbox.judge import FINISH_GRACE, _finish, too_large
 from sandbox.process_backend import NOBODY, BubblewrapExecutor, bubblewrap_and_runtime, isolation_args
 from sandbox.rootfs import PYTHON
 from sandbox.runtime import INTERPRETER, loader_command, runtime_path
@@ -171,7 +171,7 @@ class Relay:
             try:
                 self.trusted.send({"op": "start", "job": self.job.model_dump(mode="json")})
             except FrameError:
-                return self._too_large()
+                return too_large(self.job), True, True  # nothing was sent: neither executor saw it
             while True:
                 if self.trusted.buffered():
                     outcome = self._from_trusted()
@@ -261,13 +261,6 @@ class Relay:
             return self._failed("the trusted side returned a verdict for other tests", False)
         claimed = message.get("healthy") is True
         return verdict, claimed and self.candidate_clean is True, True
-
-    def _too_large(self) -> tuple[Verdict, bool, bool]:
-        """Nothing was sent: neither executor saw the job."""
-        message = f"failed: program too large (over {MAX_FRAME >> 20} MiB as sent)"
-        tests = [TestResult(name=t.name, passed=False, kind="invalid_value", message=message,
-                            observed="invalid_value" if self.job.observe else None) for t in self.job.tests]
-        return Verdict(passed=False, result=message, tests=tests), True, True
 
     def _failed(self, reason: str, trusted_usable: bool) -> tuple[Verdict, bool, bool]:
         message = f"failed: {reason}"
