@@ -47,10 +47,15 @@ def _failure(command: list[str], **options) -> str | None:
         done = subprocess.run(command, capture_output=True, timeout=20, env={}, **options)
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
-    if done.returncode == 0:
+    return _last_line(done.returncode, done.stdout + done.stderr)
+
+
+def _last_line(returncode: int, output: bytes) -> str | None:
+    """None for exit status 0, else the last line printed (or the status)."""
+    if returncode == 0:
         return None
-    lines = (done.stdout + done.stderr).decode("utf-8", "replace").strip().splitlines()
-    return lines[-1] if lines else f"exit status {done.returncode}"
+    lines = output.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {returncode}"
 
 
 class ProcessExecutor:
@@ -255,10 +260,7 @@ def _wait_failure(process: subprocess.Popen) -> str | None:
         _, err = process.communicate(timeout=20)
     except subprocess.TimeoutExpired:
         return "it did not finish in 20 s"
-    if process.returncode == 0:
-        return None
-    lines = (err or b"").decode("utf-8", "replace").strip().splitlines()
-    return lines[-1] if lines else f"exit status {process.returncode}"
+    return _last_line(process.returncode, err or b"")
 
 
 WEAK_WARNING = (
