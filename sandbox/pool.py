@@ -78,8 +78,7 @@ class Pool:
                 error = SandboxUnavailable(f"the sandbox could not start an executor: {exc}")
                 continue
             with self._cond:
-                closed = self._closed
-                if not closed:
+                if not self._closed:
                     self._starting -= 1
                     self._history[executor] = _History()
                     self._idle.append(executor)

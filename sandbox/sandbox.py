@@ -50,7 +50,6 @@ class PooledSandbox:
         self.backend = backend
         self.backend_name = backend.name
         self.pool = Pool(backend, size, max_jobs)
-        self.trusted = trusted
         self.trusted_pool = Pool(trusted, trusted_size or size, max_jobs) if trusted is not None else None
         with _OPEN_LOCK:
             _OPEN.add(self)
@@ -92,8 +91,8 @@ class PooledSandbox:
 
     def describe(self) -> dict[str, str]:
         described = self.backend.describe()
-        if self.trusted is not None:
-            described.update(self.trusted.describe())
+        if self.trusted_pool is not None:
+            described.update(self.trusted_pool.backend.describe())
         else:
             described["trusted side"] = "in the agent's own process (weaker isolation was accepted): a problem's " \
                                         "tests run with the user's rights"
