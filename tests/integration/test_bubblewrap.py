@@ -13,7 +13,7 @@ from sandbox.sandbox import open_sandbox
 from tests.integration.hostile_cases import ADD_PROMPT, ADD_TEST
 
 ADD = Problem(prompt=ADD_PROMPT, entry_point="add", test=ADD_TEST, task_id="add")
-SEIZE_PID_1 = """    import ctypes, os
+SEIZE_PID_1 = """    import ctypes, os, time
     libc = ctypes.CDLL(None, use_errno=True)
     seized = libc.ptrace(0x4206, 1, 0, 0)  # PTRACE_SEIZE
     print('seize', seized, ctypes.get_errno())
@@ -21,6 +21,18 @@ SEIZE_PID_1 = """    import ctypes, os
     iov = (ctypes.c_void_p * 2)(ctypes.addressof(local), 8)
     written = libc.process_vm_writev(1, iov, 1, iov, 1, 0)
     print('writev', written, ctypes.get_errno())
+    child = os.fork()
+    if child == 0:
+        import time
+        libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: the executor's own setting is inherited
+        time.sleep(5)
+        os._exit(0)
+    # its own child, same user and dumpable: only the seccomp filter refuses this one
+    time.sleep(0.2)
+    attached = libc.ptrace(0x4206, child, 0, 0)
+    print('child', attached, ctypes.get_errno())
+    os.kill(child, 9)
+    os.waitpid(child, 0)
     return a + b
 """
 PID_ONE = """    import os
@@ -102,9 +114,10 @@ def test_pid_1_is_the_executor_and_cannot_be_seized(docker_image):
                                               "test": ADD_TEST + "    assert candidate(0, 0) == 0\n"}), PID_ONE))
         recycled = box.pool.recycled
     assert attack.passed and after.passed, (attack.result, after.result)
-    seize, writev = (line.split() for line in attack.output.splitlines()[:2])
-    assert seize[1] == "-1" and seize[2] == str(1), attack.output  # EPERM from seccomp
+    seize, writev, child = (line.split() for line in attack.output.splitlines()[:3])
+    assert seize[1] == "-1" and seize[2] == str(1), attack.output  # EPERM
     assert writev[1] == "-1" and writev[2] == str(1), attack.output
+    assert child[1] == "-1" and child[2] == str(1), attack.output  # EPERM from seccomp alone
     name, threads, not_pid_1 = after.output.split()[1:4]
     assert name.startswith("python") and threads == "1" and not_pid_1 == "True", after.output
     assert recycled == 0
@@ -122,3 +135,16 @@ def test_no_sandbox_process_outlives_the_check(docker_image):
     while sandbox_processes(since) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not sandbox_processes(since), sandbox_processes(since)
+
+
+def test_without_the_filter_a_candidate_may_trace_its_own_child(docker_image):
+    """Positive control: in the unshared process (no seccomp filter) the same seize of its own
+    child succeeds, so the refusal above is the filter's."""
+    from sandbox.process_backend import UnsharedProcessBackend
+    from sandbox.sandbox import PooledSandbox
+
+    config = SandboxConfig(backend="process", workers=1, spares=0, allow_weak_isolation=True)
+    with PooledSandbox(UnsharedProcessBackend(config), config.pool_size) as box:
+        attack = box.run(hidden_job(ADD, SEIZE_PID_1))
+    child = attack.output.splitlines()[2].split()
+    assert attack.passed and child[1] == "0", attack.output
