@@ -18,6 +18,7 @@ from agent.extract import extract_completion
 from agent.llm.client import Completion
 from agent.state import Candidate, Usage
 from agent.trace import Tracer
+from agent.trace_events import ModelCall, SandboxJob, StopReason, Tokens
 from eval.problems import Oracle, PublicProblem, trusted_prelude
 from eval.records import RoundRecord
 from sandbox.sandbox import Sandbox
@@ -84,11 +85,11 @@ class RunContext:
         started = time.monotonic()
         options.setdefault("max_tokens", self.config.max_tokens)
         reply = await self.llm.chat(messages, site=node, **options)
-        self.tracer.event(node, "llm", round_, time.monotonic() - started, messages=messages,
-                          replies=[c.text for c in reply.choices],
-                          tool_calls=[[t.model_dump() for t in c.tool_calls] for c in reply.choices],
-                          tokens={"prompt": reply.prompt_tokens, "completion": reply.completion_tokens},
-                          options={k: v for k, v in options.items() if k != "tools"})
+        self.tracer.emit(ModelCall(
+            node=node, round=round_, messages=messages, replies=[c.text for c in reply.choices],
+            tool_calls=[[t.model_dump() for t in c.tool_calls] for c in reply.choices],
+            tokens=Tokens(prompt=reply.prompt_tokens, completion=reply.completion_tokens),
+            options={k: v for k, v in options.items() if k != "tools"}), time.monotonic() - started)
         return reply, Usage(prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
 
     def candidates_from(self, reply: Completion) -> list[Candidate]:
@@ -101,13 +102,13 @@ class RunContext:
         return max(self.config.temperature, self.config.search_temperature) if searching else self.config.temperature
 
     # ------------------------------------------------------------------ budgets
-    def over_budget(self, usage: Usage, round_: int) -> str | None:
+    def over_budget(self, usage: Usage, round_: int) -> StopReason | None:
         if self.config.token_budget is not None and usage.completion_tokens >= self.config.token_budget:
-            return "token budget spent"
+            return StopReason.TOKEN_BUDGET
         if self.config.time_budget is not None and time.monotonic() - self.started >= self.config.time_budget:
-            return "time budget spent"
+            return StopReason.TIME_BUDGET
         if round_ >= self.config.rounds:
-            return "rounds spent"
+            return StopReason.ROUNDS_SPENT
         return None
 
     # ------------------------------------------------------------------ the sandbox
@@ -124,10 +125,10 @@ class RunContext:
         job = self.oracle.job(completion, self.config.timeout) if oracle else self.checks(completion, tests)
         started = time.monotonic()
         verdict = await asyncio.to_thread(self.sandbox.run, job)
-        self.tracer.event(node, "sandbox", round_, time.monotonic() - started, feedback=self.config.feedback,
-                          oracle=oracle, passed=verdict.tests_passed, total=len(verdict.tests),
-                          verdict=verdict.result,
-                          kind_of_error=(verdict.first_failure.kind if verdict.first_failure else "passed"))
+        self.tracer.emit(SandboxJob(
+            node=node, round=round_, feedback=self.config.feedback, oracle=oracle, passed=verdict.tests_passed,
+            total=len(verdict.tests), verdict=verdict.result,
+            error_kind=verdict.first_failure.kind if verdict.first_failure else "passed"), time.monotonic() - started)
         return verdict
 
     async def visible_verdict(self, best: Candidate, state: dict[str, Any]) -> bool | None:

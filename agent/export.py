@@ -20,6 +20,7 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.extract import normalized
+from agent.trace_events import CandidatesJudged, ModelCall, TraceError, read_trace
 from eval.records import RoundRecord
 from eval.report import dev_split_of
 from eval.run_dir import ATTEMPTS, TRACE, RunDir
@@ -202,21 +203,23 @@ def _samples(run_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for record in records:
         out.setdefault((record.task_id, record.sample), {"records": [], "turns": []})["records"].append(record)
-    requests: dict[tuple[str, int, int], dict[str, Any]] = {}
+    requests: dict[tuple[str, int, int], ModelCall] = {}
     chosen: dict[tuple[str, int, int], int] = {}
-    draws: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
-    for line in (run_dir / TRACE).read_text(encoding="utf-8").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        key = (event.get("task"), event.get("sample"), event.get("round"))
-        if event.get("kind") == "llm" and event.get("node") in ("generate", "act"):
-            requests.setdefault(key, event)
-        elif event.get("kind") == "llm" and event.get("node") == "draw":
+    draws: dict[tuple[str, int, int], list[ModelCall]] = defaultdict(list)
+    try:
+        events = read_trace(run_dir / TRACE)
+    except TraceError as exc:
+        raise ExportError(str(exc)) from None
+    for event in events:
+        key = (event.task, event.sample, event.round)
+        if isinstance(event, ModelCall) and event.node in ("generate", "act"):
+            # the step's last request is the one whose reply it used: a malformed call's
+            # correction comes after it, in the same round
+            requests[key] = event
+        elif isinstance(event, ModelCall) and event.node == "draw":
             draws[key].append(event)
-        elif event.get("kind") == "verdict" and event.get("node") == "evaluate":
-            chosen[key] = int(event.get("best", 0))
+        elif isinstance(event, CandidatesJudged) and event.node == "evaluate":
+            chosen[key] = event.best
     for (task, sample), entry in out.items():
         final = entry["records"][-1].completion
         for record in entry["records"]:
@@ -226,29 +229,29 @@ def _samples(run_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
                     entry["turns"].append(turn)
                 continue
             event = requests.get((task, sample, record.round))
-            if record.kept_previous or event is None or not event.get("replies"):
+            if record.kept_previous or event is None or not event.replies:
                 continue
             index = chosen.get((task, sample, record.round), 0)
-            entry["turns"].append(Turn(record=record, messages=[Message(**_message(m)) for m in event["messages"]],
+            entry["turns"].append(Turn(record=record, messages=[Message(**_message(m)) for m in event.messages],
                                        reply=_reply(event, index)))
     return out
 
 
-def _drawing_turn(record: RoundRecord, events: list[dict[str, Any]], final: str) -> Turn | None:
+def _drawing_turn(record: RoundRecord, events: list[ModelCall], final: str) -> Turn | None:
     """The request and reply of a search round that drew `final`. The round's candidates
     are its fresh request's replies, then its repair's (the longer conversation); the
     turn's record carries the final answer, which is what it produced. Search rounds give
     no same-prompt pairs: their records hold how many candidates pass, not which."""
     if final not in record.drawn:
         return None
-    ordered = sorted(events, key=lambda e: len(e.get("messages") or []))
-    replies = [(event, index) for event in ordered for index in range(len(event.get("replies") or []))]
+    ordered = sorted(events, key=lambda e: len(e.messages))
+    replies = [(event, index) for event in ordered for index in range(len(event.replies))]
     position = record.drawn.index(final)
     if position >= len(replies):
         return None
     event, index = replies[position]
     produced = record.model_copy(update={"completion": final, "drawn": []})
-    return Turn(record=produced, messages=[Message(**_message(m)) for m in event["messages"]],
+    return Turn(record=produced, messages=[Message(**_message(m)) for m in event.messages],
                 reply=_reply(event, index))
 
 
@@ -260,12 +263,12 @@ def _message(raw: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def _reply(event: dict[str, Any], index: int) -> Message:
-    index = min(index, len(event["replies"]) - 1)
-    calls = (event.get("tool_calls") or [[]] * len(event["replies"]))[index]
+def _reply(event: ModelCall, index: int) -> Message:
+    index = min(index, len(event.replies) - 1)
+    calls = (event.tool_calls or [[]] * len(event.replies))[index]
     if calls:
         call = calls[0]
-        return Message(role="assistant", content=event["replies"][index] or None, tool_calls=[ToolCall(
-            id=call.get("id") or f"call{event['round']}",
+        return Message(role="assistant", content=event.replies[index] or None, tool_calls=[ToolCall(
+            id=call.get("id") or f"call{event.round}",
             function=FunctionCall(name=call["name"], arguments=json.dumps(call.get("arguments", {}))))])
-    return Message(role="assistant", content=event["replies"][index])
+    return Message(role="assistant", content=event.replies[index])

@@ -12,8 +12,10 @@ import prompts
 from agent.config import SolverConfig
 from agent.context import LLM, RunContext, SharedFirstRound
 from agent.graph import build_graph, recursion_limit
+from agent.policies import policy_named
 from agent.state import Candidate, Usage
 from agent.trace import Tracer
+from agent.trace_events import HiddenVerdict
 from eval.judging import judge_rounds
 from eval.problems import Oracle, Problem
 from eval.records import RoundRecord, SampleResult
@@ -81,7 +83,7 @@ class Solver:
             rounds = await judge_rounds(problem, result, self._sandbox_run, self.config.timeout)
             final = rounds[-1]
             solved, judged_on = bool(final.hidden_passed), "hidden"
-            tracer.event("finish", "verdict", final.round, 0.0, hidden=True, verdict=final.hidden_result)
+            tracer.emit(HiddenVerdict(node="finish", round=final.round, verdict=final.hidden_result or ""))
         else:
             solved, judged_on = bool(final.feedback_total and final.feedback_passed == final.feedback_total), "visible"
         usage = Usage(prompt_tokens=sum(r.prompt_tokens for r in rounds),
@@ -100,7 +102,7 @@ class Solver:
                             on_sample: Callable[[SampleResult], Awaitable[None]]) -> None:
         """Independent samples of one problem; their round-0 replies come from one request."""
         firsts: list[SharedFirstRound | None] = [None] * len(samples)
-        if len(samples) > 1 and self.config.policy == "repair" and problem.code is None:
+        if len(samples) > 1 and policy_named(self.config.policy).shares_first_round and problem.code is None:
             firsts = list(await self._shared_first_round(problem, samples))
 
         async def one(sample: int, first: SharedFirstRound | None) -> None:

@@ -4,9 +4,9 @@ reads it back, and `agent solve` shows it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from agent.trace_events import TraceEvent
 
 
 class RoundRecord(BaseModel):
@@ -53,4 +53,4 @@ class SampleResult(BaseModel):
     sample: int
     rounds: list[RoundRecord]
     stop_reason: str | None = None
-    trace: list[dict[str, Any]] = Field(default_factory=list)
+    trace: list[TraceEvent] = Field(default_factory=list)

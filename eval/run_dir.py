@@ -15,6 +15,8 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.trace_events import Event
+
 from eval.records import RoundRecord
 
 ATTEMPTS = "attempts.jsonl"
@@ -165,9 +167,9 @@ class RunDir:
                 kept.append(json.dumps(event, default=str) + "\n")
         _write_atomic(path, "".join(kept))
 
-    def append_sample(self, lines: list[RoundRecord], trace: Iterable[dict[str, Any]]) -> None:
+    def append_sample(self, lines: list[RoundRecord], trace: Iterable[Event]) -> None:
         """Trace first, then the sample's attempts in one write, each made durable."""
-        _append_durable(self.path / TRACE, "".join(json.dumps(e, default=str) + "\n" for e in trace))
+        _append_durable(self.path / TRACE, "".join(e.model_dump_json() + "\n" for e in trace))
         _append_durable(self.path / ATTEMPTS, "".join(line.model_dump_json() + "\n" for line in lines))
 
     def append_session(self, record: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.trace_events import ModelCall
+
 from eval.bench import Bench, BenchConfig, BenchStopped, experiment_of, load_dataset
 from eval.report import write_report
 from eval.run_dir import RunDir, RunDirError
@@ -69,7 +71,8 @@ class FakeSolver:
                 if not first_ok:
                     rounds.append(RoundRecord(task_id=problem.task_id, sample=sample, round=1, action="repair", completion=BAD if number == 0 else GOOD,
                                               visible_passed=number != 0, completion_tokens=7, seconds=0.1))
-                trace = [{"task": problem.task_id, "sample": sample, "round": 0, "node": "generate", "kind": "llm"}]
+                trace = [ModelCall(task=problem.task_id, sample=sample, round=0, node="generate", messages=[],
+                                   replies=[])]
                 await on_sample(SampleResult(task_id=problem.task_id, sample=sample, rounds=rounds,
                                              stop_reason="tests pass", trace=trace))
         finally:

@@ -9,7 +9,7 @@ import pytest
 
 from agent.config import SolverConfig
 from agent.graph import build_graph
-from agent.react import parse_text_action
+from agent.policies.react import parse_text_action
 from agent.llm.client import Choice, Completion, ToolCall
 from agent.solver import Solver
 from agent.trace import Tracer
@@ -57,9 +57,9 @@ def test_pass_at_round_zero(sandbox):
     result, llm, tracer = solve(sandbox, [[GOOD]])
     assert result.solved and len(result.rounds) == 1 and len(llm.requests) == 1
     assert result.stop_reason == "tests pass"
-    llm_events = [e for e in tracer.events if e["kind"] == "llm"]
-    assert llm_events[0]["messages"][-1]["content"].startswith("Complete the following Python function")
-    assert llm_events[0]["replies"] == [GOOD]
+    llm_events = [e for e in tracer.events if e.kind == "model_call"]
+    assert llm_events[0].messages[-1]["content"].startswith("Complete the following Python function")
+    assert llm_events[0].replies == [GOOD]
 
 
 def test_fail_then_fix_shows_the_model_the_failing_call(sandbox):
@@ -97,13 +97,14 @@ def test_candidates_are_chosen_by_the_tests(sandbox):
     result, llm, tracer = solve(sandbox, [[BAD, BAD_TOO, GOOD]], candidates=3)
     assert result.solved and len(result.rounds) == 1 and llm.requests[0]["n"] == 3
     assert llm.requests[0]["temperature"] > 0
-    evaluated = next(e for e in tracer.events if e["node"] == "evaluate" and e["kind"] == "verdict")
-    assert [c["passed"] for c in evaluated["candidates"]] == [1, 0, 2] and evaluated["best"] == 2
+    evaluated = next(e for e in tracer.events if e.kind == "candidates_judged")
+    assert [c.passed for c in evaluated.candidates] == [1, 0, 2] and evaluated.best == 2
     # the trace's contract: every candidate's completion with passed/total, every request in full
-    assert all(c["total"] == 2 and c["completion"] for c in evaluated["candidates"])
-    assert "(s[n // 2 - 1] + s[n // 2]) / 2" in evaluated["candidates"][2]["completion"]
-    (request,) = [e for e in tracer.events if e["kind"] == "llm"]
-    assert request["messages"] == llm.requests[0]["messages"] and request["replies"] == [BAD, BAD_TOO, GOOD]
+    assert all(c.total == 2 and c.completion for c in evaluated.candidates)
+    assert "(s[n // 2 - 1] + s[n // 2]) / 2" in evaluated.candidates[2].completion
+    (request,) = [e for e in tracer.events if e.kind == "model_call"]
+    assert request.messages == llm.requests[0]["messages"] and request.replies == [BAD, BAD_TOO, GOOD]
+    assert evaluated.parent == request.id  # the verdict names the call whose replies it judged
 
 
 def test_given_code_is_round_zero_without_a_model_call(sandbox):
@@ -127,7 +128,7 @@ def test_react_malformed_call_gets_one_correction_then_is_an_observation(sandbox
     assert "expected 2.5" in result.rounds[1].observation  # the retry's call ran in the same step
     assert result.rounds[2].observation.startswith("Invalid tool call: arguments are not valid JSON")
     assert llm.requests[5]["messages"][-1]["role"] == "tool"  # the second failure is answered as the tool's result
-    assert len([e for e in tracer.events if e["kind"] == "retry"]) == 2
+    assert len([e for e in tracer.events if e.kind == "retry"]) == 2
     assert sum(r.completion_tokens for r in result.rounds) == result.usage.completion_tokens == 60
 
 
@@ -214,7 +215,7 @@ def test_bench_samples_share_one_round_zero_request_then_repair_on_their_own(san
         rounds = by_sample[sample].rounds
         assert [r.action for r in rounds] == ["generate", "repair"]
         assert rounds[0].visible_passed is False and rounds[1].visible_passed is True
-        assert all(e["sample"] == sample and e["run"] == "r" for e in by_sample[sample].trace)
+        assert all(e.sample == sample and e.run == "r" for e in by_sample[sample].trace)
     shared = sum(r.rounds[0].completion_tokens for r in results)
     assert shared == 30, "the round-0 request's tokens are apportioned, never duplicated"
     assert all(r.rounds[1].completion_tokens == 10 for r in results if len(r.rounds) > 1)
@@ -306,9 +307,9 @@ def test_self_feedback_asks_the_model_in_prepare_and_counts_its_tokens(sandbox):
     asserts = "```python\nassert median([3, 1, 2]) == 2\nassert median([4, 1, 2, 3]) == 2.5\n```"
     result, llm, tracer = solve(sandbox, [[asserts], [BAD], [GOOD]], feedback="self")
     assert result.solved and len(llm.requests) == 3
-    prepare = [e for e in tracer.events if e["node"] == "prepare"]
-    assert prepare[0]["kind"] == "llm" and prepare[-1]["tests"] == ["assert median([3, 1, 2]) == 2",
-                                                                    "assert median([4, 1, 2, 3]) == 2.5"]
+    prepare = [e for e in tracer.events if e.node == "prepare"]
+    assert prepare[0].kind == "model_call" and prepare[-1].tests == ["assert median([3, 1, 2]) == 2",
+                                                                     "assert median([4, 1, 2, 3]) == 2.5"]
     assert result.rounds[0].completion_tokens == 20, "the test-writing request is paid for in round 0"
     assert result.usage.completion_tokens == 30
 
@@ -338,7 +339,7 @@ def test_nodes_return_updates_and_never_change_their_input(sandbox):
     from langgraph.runtime import Runtime
 
     from agent.context import RunContext
-    from agent.graph import evaluate, feedback
+    from agent.policies.repair import evaluate, feedback
     from agent.state import Candidate, Draft, Usage
 
     problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")

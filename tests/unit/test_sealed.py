@@ -68,7 +68,7 @@ def test_the_hidden_test_does_not_change_the_trajectory(sandbox, name):
     # the hostile hidden test does fail its own judging: the verdicts differ where they may
     assert plain.rounds[-1].hidden_passed and not hostile.rounds[-1].hidden_passed
     seen = json.dumps(hostile_llm.requests) + json.dumps(
-        [e for e in tracer.events if not (e["kind"] == "verdict" and e.get("hidden"))], default=str)
+        [e.model_dump() for e in tracer.events if e.kind != "hidden_verdict"], default=str)
     assert "no_such_module_91c4" not in seen and MARKER not in seen
 
 

@@ -197,10 +197,10 @@ def test_search_stops_on_consensus(sandbox):
     assert record.action == "sample" and record.candidates == 3 and record.cluster_size == 2
     assert record.selected_by == "examples" and record.drawn_passed == 2 and len(record.drawn) == 3
     assert llm.requests[1]["n"] == 3 and llm.requests[1]["temperature"] == 0.8
-    inputs = next(e for e in tracer.events if e["kind"] == "inputs")["inputs"]
+    inputs = next(e for e in tracer.events if e.kind == "inputs").inputs
     assert {i["source"] for i in inputs} == {"example", "mutation", "model"}
-    observed = next(e for e in tracer.events if e["node"] == "observe")
-    assert observed["reason"] == "examples" and len(observed["clusters"]) == 2
+    observed = next(e for e in tracer.events if e.node == "observe")
+    assert observed.reason == "examples" and len(observed.clusters) == 2
 
 
 def test_search_repairs_on_a_counterexample_then_widens(sandbox):
@@ -227,7 +227,7 @@ def test_search_without_model_tests_asks_nothing_extra(sandbox):
 
 
 def test_search_refuses_hidden_feedback():
-    with pytest.raises(ValueError, match="hidden-test feedback is for the repair policy"):
+    with pytest.raises(ValueError, match=r"hidden-test feedback \(the oracle mode\) is for the repair and react policies"):
         SolverConfig(policy="search", feedback="hidden")
 
 

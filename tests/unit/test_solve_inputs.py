@@ -84,4 +84,4 @@ def test_solve_in_process_with_a_scripted_model(tmp_path):
     assert "expected 2.5" in server.requests[1]["messages"][-1]["content"]
     assert "SOLVED" in output and "2 rounds, 20 tokens" in output and output.count("def median(") == 1
     trace = [json.loads(line) for line in (tmp_path / "out" / "trace.jsonl").read_text().splitlines()]
-    assert [e["node"] for e in trace if e["kind"] == "llm"] == ["generate", "generate"]
+    assert [e["node"] for e in trace if e["kind"] == "model_call"] == ["generate", "generate"]

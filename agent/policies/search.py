@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, ClassVar
 
+from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
 import prompts
@@ -22,11 +23,23 @@ from agent.context import RunContext, unrecorded
 from agent.extract import parse_asserts
 from agent.feedback import describe
 from agent.inputs import TestInput, gather_inputs
+from agent.policies.base import shown_answer, visible_tests
 from agent.state import AgentState, Candidate, Draft, Usage
+from agent.trace_events import Feedback, InputsChosen, SelectionMade, StopReason
 from sandbox.verdict import Verdict
 from tools.calls import observation_job
 
 MODEL_TEST_TOKENS = 256
+
+
+async def prepare(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """The examples judge; the inputs every candidate will run on are chosen once."""
+    ctx = runtime.context
+    visible = visible_tests(ctx)
+    inputs, usage, proposed = await choose_inputs(ctx, visible)
+    ctx.tracer.emit(InputsChosen(node="prepare", round=0, proposed=proposed,
+                                 inputs=[i.model_dump(exclude_none=True) for i in inputs]))
+    return {"round": 0, "inputs": inputs, "feedback_tests": visible, "visible_tests": visible, "usage": usage}
 
 
 async def choose_inputs(ctx: RunContext, visible: list[str]) -> tuple[list[TestInput], Usage, list[str]]:
@@ -79,9 +92,9 @@ async def draw(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any
         selection, pool = state["selection"], state.get("pool") or []
         assert selection is not None
         best = pool[selection.chosen]
-        shown = best.raw if best.raw.strip() else f"```python\n{ctx.problem.prompt}{best.completion}```"
+        shown = shown_answer(ctx, best.raw, best.completion)
         text = prompts.render(ctx.family, "repair", feedback=feedback_text, oracle=False)
-        ctx.tracer.event("draw", "feedback", round_, 0.0, message=text)
+        ctx.tracer.emit(Feedback(node="draw", round=round_, message=text))
         messages = [ctx.system(), ctx.task(), {"role": "assistant", "content": shown}, {"role": "user", "content": text}]
         requests.append(ctx.ask(messages, "draw", round_, n=1, temperature=temperature))
     replies = await asyncio.gather(*requests)
@@ -114,7 +127,8 @@ async def observe(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, 
     selection = select(inputs, [c.behaviour for c in pool], ctx.config.consensus_margin) if tests else None
     best = pool[selection.chosen] if selection else pool[0]
     judge_seconds = time.monotonic() - started
-    ctx.tracer.event("observe", "verdict", round_, judge_seconds, **_trace_facts(selection, pool, len(new)))
+    ctx.tracer.emit(SelectionMade(node="observe", round=round_, **_trace_facts(selection, pool, len(new))),
+                    judge_seconds)
     spent = unrecorded(state)
     record = ctx.record(
         round_, draft.action, best, kept_previous=selection is not None and selection.chosen < len(pool) - len(new),
@@ -132,11 +146,12 @@ async def observe(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, 
     return update
 
 
-def stop_reason(ctx: RunContext, usage: Usage, round_: int, selection: Selection | None, draft: Draft) -> str | None:
+def stop_reason(ctx: RunContext, usage: Usage, round_: int, selection: Selection | None,
+                draft: Draft) -> StopReason | None:
     if selection is None:
-        return "no inputs to compare candidates on"
+        return StopReason.NO_INPUTS
     if selection.dominant:
-        return "consensus"
+        return StopReason.CONSENSUS
     spent = ctx.over_budget(usage, round_)
     if spent:
         return spent
@@ -145,7 +160,7 @@ def stop_reason(ctx: RunContext, usage: Usage, round_: int, selection: Selection
     leader = selection.leader
     replies = ctx.config.candidates + (leader.examples_passed < leader.examples_total)  # a repair joins the batch
     if budget is not None and usage.completion_tokens + per_reply * replies > budget:
-        return "token budget: another batch would overrun it"
+        return StopReason.BATCH_WOULD_OVERRUN
     return None
 
 
@@ -155,9 +170,30 @@ def route_after_observe(state: AgentState) -> str:
 
 def _trace_facts(selection: Selection | None, pool: list[Candidate], new: int) -> dict[str, Any]:
     if selection is None:
-        return {"chosen": 0, "reason": "no inputs", "candidates": len(pool)}
+        return {"chosen": 0, "reason": "no inputs"}
     return {"chosen": selection.chosen, "reason": selection.reason, "dominant": selection.dominant,
             "new": new, "kept_inputs": selection.kept_inputs, "counterexample": selection.counterexample,
             "clusters": [c.model_dump() for c in selection.clusters],
             "candidates": [{"completion": c.completion, "examples_passed": c.passed, "examples": c.total,
                             "outcomes": c.behaviour.outcomes if c.behaviour else None} for c in pool]}
+
+
+class SearchPolicy:
+    name: ClassVar[str] = "search"
+    reads: ClassVar[frozenset[str]] = frozenset({"rounds", "candidates", "temperature", "search_temperature",
+                                                 "token_budget", "time_budget", "inputs", "propose_tests",
+                                                 "consensus_margin", "input_timeout"})
+    nodes_per_round: ClassVar[int] = 2
+    shares_first_round: ClassVar[bool] = False
+
+    prepare = staticmethod(prepare)
+
+    def build(self, graph: StateGraph) -> str:
+        graph.add_node("draw", draw)
+        graph.add_node("observe", observe)
+        graph.add_edge("draw", "observe")
+        graph.add_conditional_edges("observe", route_after_observe, {"draw": "draw", "finish": "finish"})
+        return "draw"
+
+
+POLICY = SearchPolicy()

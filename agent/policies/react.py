@@ -8,15 +8,19 @@ import asyncio
 import json
 import re
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import prompts
+from langgraph.graph import StateGraph
+from langgraph.runtime import Runtime
+
 from agent.context import RunContext, unrecorded
 from agent.extract import code_blocks, extract_completion
 from agent.feedback import describe
 from agent.llm.client import tool_calls_in_text
+from agent.policies.base import prepare_feedback
 from agent.state import AgentState, Candidate, Usage, replaces
-from langgraph.runtime import Runtime
+from agent.trace_events import GivenCode, Retry, ToolUse
 from tools.calls import TOOL_SCHEMAS, TOOLS, run_python
 
 TOOL_NAMES = set(TOOLS)
@@ -48,7 +52,7 @@ async def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]
         # one short correction, then the step counts whatever came back.
         correction = {"role": "user", "content": prompts.render(ctx.family, "react_correction", why=error,
                                                                 protocol=ctx.config.react_protocol)}
-        ctx.tracer.event("act", "retry", step, 0.0, error=error)
+        ctx.tracer.emit(Retry(node="act", round=step, error=error))
         messages = [*messages, _plain(assistant), correction]
         assistant, name, arguments, error, more = await _call(ctx, messages, step)
         usage = usage + more
@@ -59,7 +63,8 @@ async def act(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]
         tool_message = {"role": "user", "content": f"Observation: {observation}"}
 
     previous = state.get("best")
-    best, kept_previous = previous, False
+    # a step that judged nothing (run_python, an invalid call) keeps the answer it had
+    best, kept_previous = previous, previous is not None
     if candidate is not None:
         kept_previous = not submitted and not replaces(previous, candidate)
         best = previous if kept_previous else candidate
@@ -82,7 +87,7 @@ async def use_tool(ctx: RunContext, state: AgentState, name: str | None, argumen
     why = error or unusable(name, arguments)
     if why:
         observation = f"Invalid tool call: {why}. Call run_tests, run_python or submit with {{\"code\": \"...\"}}."
-        ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, error=why)
+        ctx.tracer.emit(ToolUse(node="tool", round=step, tool=name, error=why), time.monotonic() - started)
         return observation, None, False
     assert isinstance(code, str)  # `unusable` checked it
     if name == "run_python":
@@ -90,26 +95,26 @@ async def use_tool(ctx: RunContext, state: AgentState, name: str | None, argumen
         failure = verdict.first_failure
         observation = (verdict.output or "(no output)") if failure is None else \
             f"{verdict.output}\n{failure.exception or failure.message}\n{failure.traceback or ''}".strip()
-        ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, code=code,
-                         observation=observation)
+        ctx.tracer.emit(ToolUse(node="tool", round=step, tool=name, code=code, observation=observation),
+                        time.monotonic() - started)
         return observation, None, False
     completion = extract_completion(f"```python\n{code}\n```", ctx.problem.prompt, ctx.problem.entry_point)
     tests = state.get("feedback_tests") or []
     verdict = await ctx.judge(completion, tests, step, node="tool")
     candidate = Candidate(completion=completion, raw=code).judged(verdict)
     if name == "submit":
-        ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, code=code)
+        ctx.tracer.emit(ToolUse(node="tool", round=step, tool=name, code=code), time.monotonic() - started)
         return "submitted", candidate, True
     if candidate.all_pass and verdict is not None:
         # code that passes every test the agent has: nothing is left to do but submit it
         # (the 0.5B model, told to submit, mostly runs the tests again or talks instead)
-        ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, code=code,
-                         implicit=bool(arguments.get("implicit")), observation="all tests pass; submitted")
+        ctx.tracer.emit(ToolUse(node="tool", round=step, tool=name, code=code, implicit=bool(
+            arguments.get("implicit")), observation="all tests pass; submitted"), time.monotonic() - started)
         return "all tests pass; submitted", candidate, True
     sources = None if ctx.config.feedback == "hidden" else tests
     observation = "no tests to run" if verdict is None else describe(verdict, sources)
-    ctx.tracer.event("tool", "tool", step, time.monotonic() - started, tool=name, code=code,
-                     observation=observation)
+    ctx.tracer.emit(ToolUse(node="tool", round=step, tool=name, code=code, observation=observation),
+                    time.monotonic() - started)
     return observation, candidate, False
 
 
@@ -121,7 +126,7 @@ async def _first_answer(ctx: RunContext) -> tuple[dict[str, Any], str, dict[str,
     shows as the model's own call."""
     if ctx.problem.code is not None:
         code, usage = ctx.problem.code, Usage()
-        ctx.tracer.event("act", "given", 0, 0.0, code=code)
+        ctx.tracer.emit(GivenCode(node="act", round=0, code=code))
     else:
         reply, usage = await ctx.ask([ctx.system(), ctx.task()], "act", 0, temperature=ctx.config.temperature)
         text = reply.choices[0].text
@@ -205,3 +210,25 @@ def parse_text_action(text: str) -> tuple[str | None, dict[str, Any], str | None
     if raw:
         return action.group(1), {"code": raw}, None
     return action.group(1), {}, "no `Action Input`"
+
+
+def route_after_act(state: AgentState) -> str:
+    return "finish" if state.get("stop_reason") or state.get("submitted") else "act"
+
+
+class ReactPolicy:
+    name: ClassVar[str] = "react"
+    reads: ClassVar[frozenset[str]] = frozenset({"feedback", "rounds", "temperature", "token_budget", "time_budget",
+                                                 "react_protocol", "react_constrained"})
+    nodes_per_round: ClassVar[int] = 1
+    shares_first_round: ClassVar[bool] = False
+
+    prepare = staticmethod(prepare_feedback)
+
+    def build(self, graph: StateGraph) -> str:
+        graph.add_node("act", act)
+        graph.add_conditional_edges("act", route_after_act, {"act": "act", "finish": "finish"})
+        return "act"
+
+
+POLICY = ReactPolicy()
