@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable
 from pydantic import BaseModel, Field
 
 import prompts
-from agent.config import SolverConfig
+from agent.config import SolverConfig, SolverDescription
 from agent.context import LLM, RunContext, SharedFirstRound
 from agent.graph import build_graph, recursion_limit
 from agent.policies import policy_named
@@ -47,13 +47,9 @@ class Solver:
         self.graph = build_graph(config.policy)
         self.limits = {"recursion_limit": recursion_limit(config)}
 
-    @staticmethod
-    def description(config: SolverConfig, model: str) -> dict[str, Any]:
+    def describe(self) -> SolverDescription:
         """What decides this solver's answers (the bench's experiment records it)."""
-        return {**config.model_dump(), "model": model, "family": config.family or prompts.family_of(model)}
-
-    def describe(self) -> dict[str, Any]:
-        return self.description(self.config, self.model)
+        return SolverDescription(**{**self.config.model_dump(), "family": self.family}, model=self.model)
 
     def has_capacity(self) -> bool:
         check = getattr(self.llm, "has_capacity", None)

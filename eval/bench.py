@@ -21,12 +21,12 @@ from typing import Any, Callable
 from pydantic import BaseModel, Field
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from agent.config import SolverConfig
+from agent.config import SolverConfig, SolverDescription
 from eval.judging import judge_rounds
 from eval.problems import Problem, ProblemError, load_problems
 from eval.records import SampleResult
 from eval.report import candidates_by_round
-from eval.run_dir import RunDir
+from eval.run_dir import Experiment, RunDir
 from eval.solver import Solver
 from sandbox.docker_backend import SandboxUnavailable
 from sandbox.sandbox import Sandbox
@@ -70,11 +70,10 @@ def load_dataset(config: BenchConfig) -> tuple[list[Problem], str]:
     return problems[: config.limit] if config.limit else problems, digest
 
 
-def experiment_of(config: BenchConfig, digest: str, solver: dict[str, Any]) -> dict[str, Any]:
+def experiment_of(config: BenchConfig, digest: str, solver: SolverDescription) -> Experiment:
     """Everything that decides the attempts (`solver`: what the solver says decides its
     answers); a run directory refuses any change to it."""
-    fields = config.model_dump(include={"dataset", "limit", "n"})
-    return {**fields, "dataset_sha256": digest, "solver": {**config.solver.model_dump(), **solver}}
+    return Experiment(dataset=config.dataset, limit=config.limit, n=config.n, dataset_sha256=digest, solver=solver)
 
 
 class BenchStopped(RuntimeError):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from eval.passk import pass_at_k
 from eval.problems import dev_split
 from eval.records import RoundRecord
+from agent.config import SolverDescription
 from eval.run_dir import SUMMARY, RunDir, RunInfo, _write_atomic
 
 
@@ -90,7 +91,7 @@ class RunSummary(BaseModel):
     model: str | None
     machine: str | None
     command: str | None
-    config: dict[str, Any]
+    config: SolverDescription
 
 
 def candidates_by_round(lines: Iterable[RoundRecord], rounds: int) -> dict[tuple[str, int], list[RoundRecord]]:
@@ -135,7 +136,7 @@ def dev_split_of(info: RunInfo) -> list[str] | None:
     the dataset's own declaration."""
     if info.schema_version >= 2 or info.dev_split is not None:
         return info.dev_split
-    return dev_split(info.experiment.get("dataset", ""))
+    return dev_split(info.experiment.dataset)
 
 
 def summarize_run(run_dir: Path) -> RunSummary:
@@ -197,7 +198,8 @@ def summarize_run(run_dir: Path) -> RunSummary:
                          seconds_per_problem=round(wall / len(tasks), 2) if tasks else None),
         search=search_summary(complete_lines, tasks, rounds, held),
         react_valid_steps=react_validity(complete_lines),
-        model=info.settings.get("model"), machine=info.machine, command=info.command, config=info.settings)
+        model=info.experiment.solver.model, machine=info.machine, command=info.command,
+        config=info.experiment.solver)
 
 
 def any_drawn_passes(lines: list[RoundRecord], tasks: set[str], rounds: int) -> dict[str, float]:
@@ -252,7 +254,7 @@ def load_summary(path: Path) -> RunSummary:
 
 def label(summary: RunSummary) -> str:
     c = summary.config
-    text = f"{summary.run}: n={c['n']} T={c['temperature']} cand={c['candidates']} {c['policy']}/{c['feedback']}"
+    text = f"{summary.run}: n={summary.n} T={c.temperature} cand={c.candidates} {c.policy}/{c.feedback}"
     return text + (" [ORACLE]" if summary.oracle else "")
 
 

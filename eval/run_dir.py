@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agent.config import SolverDescription
 from agent.trace_events import Event
 
 from eval.records import RoundRecord
@@ -33,6 +34,26 @@ class RunDirError(ValueError):
     """The run directory cannot be used as asked; the message is one sentence."""
 
 
+class Experiment(BaseModel):
+    """What decides a run's attempts: the dataset, the samples per problem, and the solver
+    as it described itself. Fixed for the run's life: a run directory refuses any change."""
+
+    model_config = ConfigDict(extra="allow")  # schema 1 also kept the solver's settings at the top
+
+    dataset: str
+    limit: int | None = None
+    n: int
+    dataset_sha256: str | None = None
+    solver: SolverDescription
+
+    @model_validator(mode="before")
+    @classmethod
+    def _solver_at_the_top(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "solver" not in raw:
+            return {**raw, "solver": {k: v for k, v in raw.items() if k in SolverDescription.model_fields}}
+        return raw
+
+
 class RunInfo(BaseModel):
     """run.json: what decides the attempts (`experiment`, fixed for the run's life) and what
     was recorded about its sessions."""
@@ -40,7 +61,7 @@ class RunInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     schema_version: int = 1
-    experiment: dict[str, Any]
+    experiment: Experiment
     ks: list[int] = Field(default_factory=lambda: [1, 5, 10])
     problems_total: int | None = None
     dev_split: list[str] | None = Field(None, description="the tasks the agent was tuned on; absent in runs "
@@ -49,21 +70,16 @@ class RunInfo(BaseModel):
     machine: str | None = None
 
     @property
-    def settings(self) -> dict[str, Any]:
-        """The solver's settings (schema 1 also kept them at the top of `experiment`)."""
-        return {**self.experiment, **self.experiment.get("solver", {})}
-
-    @property
     def n(self) -> int:
-        return int(self.experiment["n"])
+        return self.experiment.n
 
     @property
     def rounds(self) -> int:
-        return int(self.settings["rounds"])
+        return self.experiment.solver.rounds
 
     @property
     def feedback(self) -> str:
-        return str(self.settings["feedback"])
+        return self.experiment.solver.feedback
 
 
 def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -88,7 +104,7 @@ class RunDir:
         self.path = Path(path)
 
     # ------------------------------------------------------------------ run.json
-    def prepare(self, experiment: dict[str, Any], extra: dict[str, Any]) -> bool:
+    def prepare(self, experiment: Experiment, extra: dict[str, Any]) -> bool:
         """Creates the directory or checks that it was made with the same experiment.
         Returns True when resuming. `experiment` is what decides the attempts; `extra`
         (server, concurrency, revision, ...) is recorded but may change between sessions."""
@@ -99,8 +115,7 @@ class RunDir:
                 raise RunDirError(f"{self.path} was recorded by another version of the agent (run.json schema "
                                   f"{info.schema_version}, this one writes {RUN_SCHEMA}); `agent report` reads it, "
                                   "but to run again choose a new --out")
-            old = info.experiment
-            differences = config_differences(old, experiment)
+            differences = config_differences(info.experiment.model_dump(), experiment.model_dump())
             if differences:
                 raise RunDirError(f"{self.path} holds a run with another configuration ({'; '.join(differences)}); "
                                   "rerun with its options to resume, or choose a new --out")

@@ -1,10 +1,12 @@
 """The seam between the bench and whatever solves problems: `eval` defines it, the CLI
-hands the agent in. `eval` imports from `agent` only the solver's configuration (plain
-data that the bench's configuration holds)."""
+hands the agent in. `eval` imports from `agent` only plain data: the solver's
+configuration and description, and the trace's schema."""
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Awaitable, Callable, Protocol
+
+from agent.config import SolverDescription
 
 from eval.problems import Problem
 from eval.records import RoundRecord, SampleResult
@@ -23,6 +25,6 @@ class Solver(Protocol):
         """Whether starting another problem now would find the model server idle capacity."""
         ...
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> SolverDescription:
         """What decides the solver's answers (model, family, policy settings): run.json records it."""
         ...

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.config import SolverDescription
 from agent.trace_events import ModelCall
 
 from eval.bench import Bench, BenchConfig, BenchStopped, experiment_of, load_dataset
@@ -50,7 +51,7 @@ class FakeSolver:
         self.max_running = 0
 
     def describe(self):
-        return {"model": "fake"}
+        return SolverDescription(model="fake")
 
     def has_capacity(self):
         return self.capacity is None or self.running < self.capacity
@@ -90,7 +91,8 @@ def bench(tmp_path: Path, sandbox, solver, count: int = 4, n: int = 3, box=None,
                          solver=SolverConfig(rounds=2, **options))
     problems, digest = load_dataset(config)
     run_dir = RunDir(tmp_path / "run")
-    run_dir.prepare(experiment_of(config, digest, solver.describe()), {"ks": config.ks, "problems_total": len(problems)})
+    described = SolverDescription(**config.solver.model_dump(), model="fake")
+    run_dir.prepare(experiment_of(config, digest, described), {"ks": config.ks, "problems_total": len(problems)})
     return Bench(config, problems, solver, box or sandbox, run_dir), run_dir
 
 
@@ -174,7 +176,7 @@ def test_a_changed_configuration_is_refused(tmp_path, sandbox):
     with pytest.raises(RunDirError, match=r"another configuration \(solver.rounds: 2 -> 3\)"):
         config = BenchConfig(dataset=str(tmp_path / "data.jsonl"), n=3, solver=SolverConfig(rounds=3))
         problems, digest = load_dataset(config)
-        RunDir(tmp_path / "run").prepare(experiment_of(config, digest, {"model": "fake"}), {})
+        RunDir(tmp_path / "run").prepare(experiment_of(config, digest, SolverDescription(**config.solver.model_dump(), model="fake")), {})
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
