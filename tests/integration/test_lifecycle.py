@@ -13,7 +13,7 @@ from sandbox.config import LABEL
 
 OWNER = """
 import signal, sys, time
-from agent.cli import _terminate
+from agent.cli import _terminate  # noqa: E402
 from sandbox import SandboxConfig, open_sandbox
 signal.signal(signal.SIGTERM, _terminate)
 signal.signal(signal.SIGINT, signal.default_int_handler)  # a suite started in the background inherits SIGINT ignored

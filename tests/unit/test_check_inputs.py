@@ -73,7 +73,7 @@ def test_samples_are_judged_one_task_at_a_time_in_turn():
 
 
 def test_worker_counts_are_clamped_with_a_message(capsys):
-    from agent.cli import _clamp_workers
+    from agent.cli import clamp_workers as _clamp_workers
 
     assert _clamp_workers(100) == 64 and "using 64" in capsys.readouterr().err
     assert _clamp_workers(3) == 3 and capsys.readouterr().err == ""
