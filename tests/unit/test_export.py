@@ -128,3 +128,47 @@ def test_a_search_run_exports_the_reply_that_drew_its_answer(tmp_path):
                                                                                              "assistant"]
     assert example.metadata.round == 1
     assert export(directory.path, tmp_path, format="preference")[0].examples == 0  # no per-reply verdicts
+
+
+def bench_run(tmp_path, solver_config: SolverConfig, script, name: str = "run") -> RunDir:
+    """One sample of the median problem, benched in-process with a scripted model."""
+    dataset = tmp_path / "data.jsonl"
+    dataset.write_text(json.dumps({"task_id": "demo/median", "entry_point": "median", "prompt": PROMPT,
+                                   "test": TEST}) + "\n")
+    config = BenchConfig(dataset=str(dataset), n=1, ks=[1], solver=solver_config)
+    problems, digest = load_dataset(config)
+    with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
+        solver = Solver(FakeLLM(script), box, config.solver, "qwen2.5-coder", run_name=name)
+        directory = RunDir(tmp_path / name)
+        directory.prepare(experiment_of(config, digest, solver.describe()), {"ks": [1], "problems_total": 1})
+        asyncio.run(Bench(config, problems, solver, box, directory).run())
+    return directory
+
+
+def test_a_react_step_whose_first_call_was_malformed_exports_the_corrected_reply(tmp_path):
+    """The step's answer came from the call after the correction: that call's request (with
+    the malformed reply and the correction) and its reply are exported, not the first."""
+    malformed = "Thought: I am not sure yet."
+    corrected = f"Thought: even lengths average the middle two.\n{GOOD}"
+    config = SolverConfig(policy="react", react_protocol="text", react_constrained=False, rounds=3)
+    directory = bench_run(tmp_path, config, [[BAD], [malformed], [corrected]])
+    records = directory.load_attempts(repair=False)
+    assert [r.tool for r in records] == ["run_tests", "run_tests"] and records[-1].hidden_passed
+    _, lines = export(directory.path, tmp_path)
+    (example,) = [SFTExample.model_validate(line, strict=True) for line in lines]
+    assert example.messages[-1].content == corrected and example.metadata.round == 1
+    assert example.messages[-3].content == malformed  # the request shows what was corrected
+
+
+def test_a_run_python_step_keeps_the_answer_and_is_not_its_producer(tmp_path):
+    """A step that only runs code judges no candidate: its record keeps the answer it had
+    (`kept_previous`), and export credits the step that wrote the answer."""
+    probe = "Thought: look at it.\nAction: run_python\n```python\nprint(sorted([4, 1, 2, 3]))\n```"
+    config = SolverConfig(policy="react", react_protocol="text", react_constrained=False, rounds=1, feedback="none")
+    directory = bench_run(tmp_path, config, [[GOOD], [probe]])
+    records = directory.load_attempts(repair=False)
+    assert [r.tool for r in records] == ["run_tests", "run_python"] and records[-1].hidden_passed
+    assert [r.kept_previous for r in records] == [False, True]
+    _, lines = export(directory.path, tmp_path)
+    (example,) = [SFTExample.model_validate(line, strict=True) for line in lines]
+    assert example.metadata.round == 0 and "(s[n // 2 - 1] + s[n // 2]) / 2" in example.messages[-1].content
