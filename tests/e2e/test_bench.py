@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.trace_events import ModelCall, read_trace
 from tests.unit.test_bench import reference_pass_at_k
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,10 +77,12 @@ def test_bench_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_pat
     assert summary["complete"] and summary["problems"] == 3 and summary["oracle"] is False
     assert (out / "report.md").read_text().startswith("# Bench report")
     assert (out / "plots" / "pass_at_k_by_round.png").stat().st_size > 1000
-    trace = [json.loads(x) for x in (out / "trace.jsonl").read_text().splitlines()]
-    llm_samples = {(e["task"], e["sample"]) for e in trace if e["kind"] == "llm"}
-    assert llm_samples == set(after), "every finished sample's trace holds what the model was told"
-    assert all(e["messages"] and e["replies"] for e in trace if e["kind"] == "llm")
+    trace = read_trace(out / "trace.jsonl")
+    calls = [e for e in trace if isinstance(e, ModelCall)]
+    assert {(e.task, e.sample) for e in calls} == set(after), "every finished sample's trace holds what the model was told"
+    assert all(e.messages and e.replies for e in calls)
+    (session,) = [json.loads(x) for x in (out / "sessions.jsonl").read_text().splitlines()]
+    assert session["samples"] == 6 - len(before)  # the resumed session ran only the rest (SIGKILL records none)
 
     changed = subprocess.run(bench_command(out, base_url, "--candidates", "2"), cwd=ROOT, capture_output=True,
                              text=True, timeout=300)

@@ -91,7 +91,8 @@ HOSTILE = {
     "output_flood": "    import os\n    for _ in range(200000):\n        print('x' * 1000)\n    os.write(1, b'y' * 10_000_000)\n    return 0\n",
     "sleep_ignoring_signals": "    import signal, time\n    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):\n        signal.signal(s, signal.SIG_IGN)\n    time.sleep(3600)\n",
     # -- poisoning the next job -------------------------------------------------------
-    "leave_files_behind": "    import os\n    os.makedirs('deep/er', exist_ok=True)\n    open('deep/er/x', 'w').write('x')\n    os.chmod('deep/er', 0); os.chmod('deep', 0)\n    for d in ('/tmp', os.path.dirname(os.getcwd())):\n        try: open(os.path.join(d, 'sitecustomize.py'), 'w').write('import builtins; builtins.int = str')\n        except OSError: pass\n    return 0\n",
+    # (once: the test calls it three times, and the second call would meet its own locked folder)
+    "leave_files_behind": "    import os\n    if not os.path.exists('deep'):\n        os.makedirs('deep/er')\n        open('deep/er/x', 'w').write('x')\n        os.chmod('deep/er', 0); os.chmod('deep', 0)\n    for d in ('/tmp', os.path.dirname(os.getcwd())):\n        try: open(os.path.join(d, 'sitecustomize.py'), 'w').write('import builtins; builtins.int = str')\n        except OSError: pass\n    return 0\n",
     "leave_daemon_behind": "    import os, time\n    if os.fork() == 0:\n        os.setsid()\n        if os.fork() == 0:\n            time.sleep(3600)\n        os._exit(0)\n    return 0\n",
     "fill_scratch": "    try:\n        with open('big', 'wb') as f:\n            while True: f.write(b'\\0' * (1 << 20))\n    except OSError:\n        pass\n    return 0\n",
     # -- probing the host ---------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -90,6 +91,40 @@ def test_hostile_candidate_fails_and_leaves_nothing(sandbox, name):
     assert hostile.result != "passed"
     assert after.passed, f"the job after {name} failed: {after.result}"
     assert probe.passed, f"{name} left something behind: {probe.result}"
+
+
+# The cases a limit of the sandbox stops whatever they return: their correct twin fails
+# as they do (the answer never decides). The container's memory limit also stops the
+# shared-memory pinning, which under bubblewrap only runs slowly.
+STOPPED_BY_A_LIMIT = {"fork_storm", "output_flood", "read_tests_from_files", "prlimit_the_executor",
+                      "lower_executor_data_limit", "sys_exit_at_import"}
+STOPPED_ON = {"docker": STOPPED_BY_A_LIMIT | {"pin_shared_memory"}, "process": STOPPED_BY_A_LIMIT}
+
+
+def correct_twin(completion: str) -> str:
+    """The hostile case with its wrong answer made right: the same attack, then `a + b`."""
+    return re.sub(r"^(\s*)return 0$", r"\1return a + b", completion, flags=re.M)
+
+
+TWINS = sorted(name for name in HOSTILE if correct_twin(HOSTILE[name]) != HOSTILE[name])
+
+
+def test_most_hostile_cases_have_a_correct_twin():
+    assert len(TWINS) >= 25 and STOPPED_BY_A_LIMIT <= set(TWINS)
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_the_correct_twin_passes_so_the_attack_ran_and_the_answer_decided(sandbox, name, request):
+    """Positive control: `not passed` above would also hold for a case that merely raises.
+    The same attack returning the right answer passes, so the attack ran to its end and
+    only the wrong answer failed it; unless a limit stops the attack itself."""
+    twin = correct_twin(HOSTILE[name].replace("HOST_PATH", HOST_PATH))
+    verdict = sandbox.run(hidden_job(ADD, twin, timeout=10.0))
+    if name in STOPPED_ON[request.node.callspec.params["sandbox"]]:
+        assert not verdict.passed, f"{name}: no limit stopped it ({verdict.result})"
+    else:
+        assert verdict.passed, f"{name}'s correct twin failed: {verdict.result}"
+    assert sandbox.run(probe_job()).passed
 
 
 def test_a_sandboxed_value_is_a_fresh_builtin(sandbox):

@@ -61,7 +61,7 @@ def test_mutations_are_deterministic_varied_and_new():
     assert first == again and len(first) == 12
     assert len(set(map(repr, first))) == 12 and not set(map(repr, first)) & set(map(repr, examples))
     assert ([],) in first  # the empty list is the first edge every list meets
-    assert mutations(examples, "other seed", 12) != first or len(mutations(examples, "seed", 100)) <= 12
+    assert mutations(examples, "other seed", 12) != first  # another seed, another draw
     assert all(isinstance(values[0], list) for values in first)
 
 
@@ -127,8 +127,12 @@ def test_agreement_decides_among_survivors_and_near_misses_vote():
     inputs = inputs_of(1, 4)
     a, a_near, b = behaviour("aaaaa"), behaviour("aaaab"), behaviour("abbbb")
     selection = select(inputs, [b, a, a_near, b])
-    # b has two members, a one; but a's near miss agrees with a on 4 of 4 kept inputs but one
-    assert selection.clusters[0].members in ([1], [0, 3])
+    # each candidate votes for a cluster by the share of the 5 inputs it agrees on: a's near
+    # miss gives a 0.8, b's members 0.2 each (the first input); b's members give each other 1
+    # and the near miss 0.4 each
+    support = {tuple(c.members): c.support for c in selection.clusters}
+    assert support == {(0, 3): 2.6, (2,): 2.6, (1,): 2.2}
+    assert selection.clusters[0].members == [0, 3]  # a tie in score goes to the larger cluster
     two_b = select(inputs, [b, a, b])
     assert two_b.chosen == 0 and not two_b.dominant  # 2 against 1: not a lead of 2
 
