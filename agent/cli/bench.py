@@ -235,12 +235,12 @@ def sweep(
     known = {o.lstrip("-") for param in bench_command.params for o in param.opts if o.startswith("--")}
     shared = {name.replace("_", "-") for name in SharedOptions.model_fields} | {"out"}
     try:
-        points = points_of(parse_grid(grid, known, shared))
+        axes = parse_grid(grid, known, shared)
+        points = points_of(axes)
         parsed = [_bench_args(bench_command, [*ctx.args, *_as_flags(p.settings), "--out", str(out_dir / p.name)])
                   for p in points]
         plans = [bench_plan(run, choice) for run, choice, _ in parsed]
-        write_manifest(out_dir, SweepManifest(grid=parse_grid(grid, known, shared), points=points,
-                                              command=" ".join(["agent", *sys.argv[1:]])))
+        write_manifest(out_dir, SweepManifest(grid=axes, points=points, command=" ".join(["agent", *sys.argv[1:]])))
     except SweepError as exc:
         fail(str(exc))
     say(f"{count(len(plans), 'point')}: {', '.join(p.name for p in points)}")
