@@ -16,14 +16,15 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from pydantic import BaseModel, Field
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from agent.config import SolverConfig, SolverDescription
 from eval.judging import judge_rounds
-from eval.problems import Problem, ProblemError, load_problems
+from eval.datasets import read_dataset
+from eval.problems import Problem, ProblemError
 from eval.records import SampleResult
 from eval.report import candidates_by_round
 from eval.run_dir import Experiment, RunDir
@@ -34,7 +35,10 @@ from sandbox.verdict import Job, Verdict
 
 
 class BenchConfig(BaseModel):
-    dataset: str = Field("humaneval", description='"humaneval" or a problems JSONL(.gz)')
+    dataset: str = Field("humaneval", description='"humaneval" or a dataset file (eval.datasets: its formats)')
+    format: str | None = Field(None, description="the dataset file's format; default: detected from its records")
+    skip_bad: bool = Field(False, description="leave out records that break the format (each is reported)")
+    challenge_tests: bool = Field(False, description="mbpp: judge with challenge_test_list too")
     limit: int | None = Field(None, ge=1, description="the first N problems")
     n: int = Field(10, ge=1, le=1000, description="independent samples per problem")
     ks: list[int] = Field(default_factory=lambda: [1, 5, 10])
@@ -59,21 +63,32 @@ def dataset_path(dataset: str) -> Path:
     return Path(dataset)
 
 
-def load_dataset(config: BenchConfig) -> tuple[list[Problem], str]:
-    """The problems in file order (first `limit`) and the file's sha256."""
+class LoadedDataset(NamedTuple):
+    problems: list[Problem]
+    digest: str
+    format: str
+    skipped: list[str]
+
+
+def load_dataset(config: BenchConfig) -> LoadedDataset:
+    """The problems in file order (first `limit`), the file's sha256, its format and the
+    records left out."""
     path = dataset_path(config.dataset)
-    problems = list(load_problems(path).values())
-    missing = [p.task_id for p in problems if p.test is None]
+    dataset = read_dataset(path, config.format, config.skip_bad, config.challenge_tests)
+    missing = [p.task_id for p in dataset.problems if p.test is None]
     if missing:
         raise ProblemError(f"{path}: the bench judges on hidden tests, but {missing[0]} has no `test`")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return problems[: config.limit] if config.limit else problems, digest
+    problems = dataset.problems[: config.limit] if config.limit else dataset.problems
+    return LoadedDataset(problems, digest, dataset.format, dataset.skipped)
 
 
-def experiment_of(config: BenchConfig, digest: str, solver: SolverDescription) -> Experiment:
+def experiment_of(config: BenchConfig, digest: str, solver: SolverDescription, format: str = "human-eval"
+                  ) -> Experiment:
     """Everything that decides the attempts (`solver`: what the solver says decides its
     answers); a run directory refuses any change to it."""
-    return Experiment(dataset=config.dataset, limit=config.limit, n=config.n, dataset_sha256=digest, solver=solver)
+    return Experiment(dataset=config.dataset, dataset_format=format, challenge_tests=config.challenge_tests,
+                      limit=config.limit, n=config.n, dataset_sha256=digest, solver=solver)
 
 
 class BenchStopped(RuntimeError):

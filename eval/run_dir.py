@@ -41,6 +41,8 @@ class Experiment(BaseModel):
     model_config = ConfigDict(extra="allow")  # schema 1 also kept the solver's settings at the top
 
     dataset: str
+    dataset_format: str = "human-eval"
+    challenge_tests: bool = False
     limit: int | None = None
     n: int
     dataset_sha256: str | None = None

@@ -261,3 +261,9 @@ def extract_visible_tests(prompt: str, entry_point: str) -> list[str]:
 
 def _kind(value) -> str:
     return "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+
+
+def visible_tests_of(prompt: str, entry_point: str, given: list[str] | None) -> list[str]:
+    """A problem's visible tests: those it was given with, else its docstring's examples.
+    The agent's policies and `agent inspect` both read them here."""
+    return given if given else extract_visible_tests(prompt, entry_point)

@@ -7,7 +7,7 @@ import signal
 import sys
 
 # imported for the commands they register, in the order `agent --help` lists them
-from agent.cli import check, sandbox_commands, solve, bench, reports, serving  # noqa: F401, I001
+from agent.cli import check, sandbox_commands, solve, bench, inspect_command, reports, serving  # noqa: F401, I001
 from agent.cli.app import app, clamp_workers, err
 
 __all__ = ["app", "main", "clamp_workers"]

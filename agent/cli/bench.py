@@ -17,6 +17,7 @@ from agent.cli.app import BaseUrlOption, ModelOption, SandboxBackend, SandboxOpt
     clean_errors, count, err, fail, invalid_option, say
 from agent.cli.summaries import finish_report, report_partial
 from agent.cli.solver_options import SolverChoice, given_options, solver_config, solver_options
+from eval.datasets import DatasetFormat
 
 if TYPE_CHECKING:
     from eval.bench import BenchConfig
@@ -30,6 +31,9 @@ class RunOptions(BaseModel):
 
     out_dir: Path
     dataset: str
+    format: Optional[DatasetFormat]
+    skip_bad: bool
+    challenge_tests: bool
     limit: Optional[int]
     n: int
     k: str
@@ -52,7 +56,10 @@ class SharedOptions(BaseModel):
 @solver_options(temperature=0.8)
 def bench(
     out_dir: Annotated[Path, typer.Option("--out", help="the run directory; rerunning on it resumes")],
-    dataset: Annotated[str, typer.Option(help="humaneval or a problems JSONL(.gz) with hidden tests")] = "humaneval",
+    dataset: Annotated[str, typer.Option(help="humaneval, or a dataset file (JSONL or JSONL.gz; README: Datasets)")] = "humaneval",
+    format: Annotated[Optional[DatasetFormat], typer.Option(help="the dataset file's format; default: detected from its records")] = None,
+    skip_bad: Annotated[bool, typer.Option(help="leave out records that break the format (each is reported) instead of stopping")] = False,
+    challenge_tests: Annotated[bool, typer.Option(help="mbpp: judge with challenge_test_list too")] = False,
     limit: Annotated[Optional[int], typer.Option(help="the first N problems only")] = None,
     n: Annotated[int, typer.Option("--n", help="independent agent runs (samples) per problem")] = 10,
     k: Annotated[str, typer.Option("--k", help="comma-separated k for pass@k (k <= n)")] = "1,5,10",
@@ -66,7 +73,9 @@ def bench(
     solver: SolverChoice,
 ) -> None:
     """pass@k single-shot and after every repair round on the hidden tests; resumable."""
-    plan = bench_plan(RunOptions(out_dir=out_dir, dataset=dataset, limit=limit, n=n, k=k), solver)
+    run = RunOptions(out_dir=out_dir, dataset=dataset, format=format, skip_bad=skip_bad,
+                     challenge_tests=challenge_tests, limit=limit, n=n, k=k)
+    plan = bench_plan(run, solver)
     shared = SharedOptions(base_url=base_url, model=model, concurrency=concurrency, sandbox=sandbox,
                            allow_weak_sandbox=allow_weak_sandbox, workers=workers)
     run_benches([plan], shared, BenchDisplay())
@@ -78,6 +87,8 @@ class BenchPlan(NamedTuple):
     problems: list
     digest: str
     out_dir: Path
+    format: str
+    skipped: list[str]
 
 
 def bench_plan(run: RunOptions, solver: SolverChoice) -> BenchPlan:
@@ -87,17 +98,22 @@ def bench_plan(run: RunOptions, solver: SolverChoice) -> BenchPlan:
 
     config_solver = solver_config(solver)
     try:
-        config = BenchConfig(dataset=run.dataset, limit=run.limit, n=run.n, ks=parse_ks(run.k, run.n),
-                             solver=config_solver)
+        config = BenchConfig(dataset=run.dataset, format=run.format, skip_bad=run.skip_bad,
+                             challenge_tests=run.challenge_tests, limit=run.limit, n=run.n,
+                             ks=parse_ks(run.k, run.n), solver=config_solver)
     except ValueError as exc:
         fail(invalid_option(exc))
     try:
-        problems, digest = load_dataset(config)
+        loaded = load_dataset(config)
     except ProblemError as exc:
         fail(str(exc))
+    for message in loaded.skipped:
+        say(f"skipped {message}")
+    if loaded.skipped:
+        say(f"{count(len(loaded.skipped), 'record')} left out (--skip-bad); {len(loaded.problems)} problems remain")
     if config.oracle:
         say(ORACLE_WARNING)
-    return BenchPlan(config, problems, digest, run.out_dir)
+    return BenchPlan(config, loaded.problems, loaded.digest, run.out_dir, loaded.format, loaded.skipped)
 
 
 _WARNED: set = set()
@@ -170,8 +186,10 @@ async def _bench_one(plan: BenchPlan, llm, box, client, concurrency: int, displa
     config, run_dir = plan.config, RunDir(plan.out_dir)
     solver = Solver(llm, box, config.solver, client.model, run_name=plan.out_dir.name)
     command = " ".join(["agent", *sys.argv[1:]])
-    resuming = await asyncio.to_thread(run_dir.prepare, experiment_of(config, plan.digest, solver.describe()), {
+    experiment = experiment_of(config, plan.digest, solver.describe(), plan.format)
+    resuming = await asyncio.to_thread(run_dir.prepare, experiment, {
         "ks": config.ks, "problems_total": len(plan.problems), "dev_split": dev_split(config.dataset),
+        "skipped_records": len(plan.skipped),
         "command": command, "machine": machine(), "revision": git_revision(),
         "base_url": ",".join(client.base_urls), "concurrency": concurrency,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})

@@ -18,7 +18,7 @@ from agent.context import RunContext
 from agent.extract import parse_asserts
 from agent.state import AgentState, Usage
 from agent.trace_events import FeedbackTests, Stop, StopReason
-from tools.visible_tests import extract_visible_tests
+from tools.visible_tests import visible_tests_of
 
 COMMON_OPTIONS = frozenset({"policy", "family", "max_tokens", "timeout"})
 """Solver options every policy reads: the model's prompts and reply length, and the
@@ -40,7 +40,7 @@ class Policy(Protocol):
 
 def visible_tests(ctx: RunContext) -> list[str]:
     """The problem's visible tests: given with it, or read from the prompt's examples."""
-    return ctx.problem.visible_tests or extract_visible_tests(ctx.problem.prompt, ctx.problem.entry_point)
+    return visible_tests_of(ctx.problem.prompt, ctx.problem.entry_point, ctx.problem.visible_tests)
 
 
 async def feedback_tests(ctx: RunContext, visible: list[str]) -> tuple[list[str], Usage]:

@@ -89,7 +89,7 @@ def sandbox():
 def bench(tmp_path: Path, sandbox, solver, count: int = 4, n: int = 3, box=None, **options) -> tuple[Bench, RunDir]:
     config = BenchConfig(dataset=str(write_dataset(tmp_path / "data.jsonl", count)), n=n, ks=[1, 2, 3],
                          solver=SolverConfig(rounds=2, **options))
-    problems, digest = load_dataset(config)
+    problems, digest, *_ = load_dataset(config)
     run_dir = RunDir(tmp_path / "run")
     described = SolverDescription(**config.solver.model_dump(), model="fake")
     run_dir.prepare(experiment_of(config, digest, described), {"ks": config.ks, "problems_total": len(problems)})
@@ -175,7 +175,7 @@ def test_a_changed_configuration_is_refused(tmp_path, sandbox):
     bench(tmp_path, sandbox, FakeSolver())
     with pytest.raises(RunDirError, match=r"another configuration \(solver.rounds: 2 -> 3\)"):
         config = BenchConfig(dataset=str(tmp_path / "data.jsonl"), n=3, solver=SolverConfig(rounds=3))
-        problems, digest = load_dataset(config)
+        problems, digest, *_ = load_dataset(config)
         RunDir(tmp_path / "run").prepare(experiment_of(config, digest, SolverDescription(**config.solver.model_dump(), model="fake")), {})
 
 

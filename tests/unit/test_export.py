@@ -25,7 +25,7 @@ def run_dir(tmp_path_factory):
     dataset.write_text(json.dumps({"task_id": "demo/median", "entry_point": "median", "prompt": PROMPT,
                                    "test": TEST}) + "\n")
     config = BenchConfig(dataset=str(dataset), n=2, ks=[1], solver=SolverConfig(temperature=0.8, rounds=2))
-    problems, digest = load_dataset(config)
+    problems, digest, *_ = load_dataset(config)
     with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
         solver = Solver(FakeLLM([[GOOD, BAD], [GOOD]]), box, config.solver, "qwen2.5-coder", run_name="r")
         directory = RunDir(folder / "run")
@@ -113,7 +113,7 @@ def test_a_search_run_exports_the_reply_that_drew_its_answer(tmp_path):
                                    "test": TEST}) + "\n")
     config = BenchConfig(dataset=str(dataset), n=1, ks=[1], solver=SolverConfig(policy="search", candidates=3,
                                                                                  rounds=2))
-    problems, digest = load_dataset(config)
+    problems, digest, *_ = load_dataset(config)
     script = [[TESTS], [BAD, BAD, BAD], [BAD, GOOD, GOOD], [BAD]]
     with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
         solver = Solver(FakeLLM(script), box, config.solver, "qwen2.5-coder", run_name="s")
@@ -136,7 +136,7 @@ def bench_run(tmp_path, solver_config: SolverConfig, script, name: str = "run") 
     dataset.write_text(json.dumps({"task_id": "demo/median", "entry_point": "median", "prompt": PROMPT,
                                    "test": TEST}) + "\n")
     config = BenchConfig(dataset=str(dataset), n=1, ks=[1], solver=solver_config)
-    problems, digest = load_dataset(config)
+    problems, digest, *_ = load_dataset(config)
     with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
         solver = Solver(FakeLLM(script), box, config.solver, "qwen2.5-coder", run_name=name)
         directory = RunDir(tmp_path / name)

@@ -1,0 +1,113 @@
+"""Dataset files in their own formats: MBPP's records (original and sanitized) become
+problems whose reference solution passes the hidden tests; the format is detected or
+forced; a bad record is one sentence naming its file and line, or is left out with
+--skip-bad; the bench runs such a file as it is; `agent inspect` shows what the agent sees."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from eval.datasets import read_dataset
+from eval.problems import ProblemError, hidden_job
+from sandbox import SandboxConfig, open_sandbox
+
+pytestmark = pytest.mark.unit
+
+ORIGINAL = {"task_id": 2, "text": "Write a function to find the shared elements from the given two lists.",
+            "code": "def similar_elements(test_tup1, test_tup2):\r\n  res = tuple(set(test_tup1) & set(test_tup2))\r\n"
+                    "  return (res) ",
+            "test_list": ["assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))",
+                          "assert set(similar_elements((1, 2, 3, 4),(5, 4, 3, 7))) == set((3, 4))"],
+            "test_setup_code": "", "challenge_test_list": ["assert similar_elements((1,), (2,)) == ()"]}
+SANITIZED = {"task_id": 3, "prompt": "Write a python function to identify non-prime numbers.",
+             "code": "import math\ndef is_not_prime(n):\n    result = False\n    for i in range(2, int(math.sqrt(n)) + 1):\n"
+                     "        if n % i == 0:\n            result = True\n    return result",
+             "test_imports": ["import math"],
+             "test_list": ["assert is_not_prime(2) == False", "assert is_not_prime(10) == True",
+                           "assert is_not_prime(35) == True"]}
+WRONG_PRIME = "\ndef is_not_prime(n):\n    return n % 2 == 0\n"
+
+
+def write(path: Path, *records) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
+        yield box
+
+
+def test_mbpp_records_become_problems_the_reference_passes(tmp_path, sandbox):
+    dataset = read_dataset(write(tmp_path / "mbpp.jsonl", ORIGINAL, SANITIZED))
+    assert dataset.format == "mbpp" and [p.task_id for p in dataset.problems] == ["MBPP/2", "MBPP/3"]
+    first, second = dataset.problems
+    assert first.entry_point == "similar_elements" and "def similar_elements(test_tup1, test_tup2):" in first.prompt
+    assert ORIGINAL["text"] in first.prompt and first.visible_tests == [ORIGINAL["test_list"][0]]
+    assert ORIGINAL["test_list"][1] not in first.prompt  # the rest of the tests stay hidden
+    assert second.test.startswith("import math") and second.test.count("assert") == 3
+    for problem, record in ((first, ORIGINAL), (second, SANITIZED)):
+        assert sandbox.run(hidden_job(problem, "\n" + record["code"] + "\n")).passed
+    assert not sandbox.run(hidden_job(second, WRONG_PRIME)).passed  # the hidden tests can fail
+
+
+def test_the_challenge_tests_join_under_a_flag(tmp_path):
+    path = write(tmp_path / "mbpp.jsonl", ORIGINAL)
+    assert read_dataset(path).problems[0].test.count("assert") == 2
+    assert read_dataset(path, challenge=True).problems[0].test.count("assert") == 3
+
+
+def test_a_bad_record_names_its_file_and_line_or_is_skipped(tmp_path):
+    broken = {k: v for k, v in SANITIZED.items() if k != "test_list"}
+    no_function = {**SANITIZED, "task_id": 4, "test_list": ["assert max(1, 2) == 2"]}
+    path = write(tmp_path / "mbpp.jsonl", ORIGINAL, broken, "[1, 2]", no_function)
+    with pytest.raises(ProblemError, match=r"mbpp.jsonl line 2: test_list: Field required \(--skip-bad"):
+        read_dataset(path)
+    dataset = read_dataset(path, skip_bad=True)
+    assert [p.task_id for p in dataset.problems] == ["MBPP/2"] and len(dataset.skipped) == 3
+    assert "line 4: the first test calls no function that the reference code defines" in dataset.skipped[2]
+
+
+def test_the_format_is_detected_or_forced(tmp_path):
+    human = {"task_id": "t/0", "prompt": 'def f(x):\n    """Twice x.\n    >>> f(2)\n    4\n    """\n',
+             "entry_point": "f", "test": "def check(c):\n    assert c(3) == 6\n"}
+    assert read_dataset(write(tmp_path / "h.jsonl", human)).format == "human-eval"
+    with pytest.raises(ProblemError, match="line 1: code: Field required"):
+        read_dataset(tmp_path / "h.jsonl", format="mbpp")
+    with pytest.raises(ProblemError, match="match no known format"):
+        read_dataset(write(tmp_path / "x.jsonl", {"question": "?"}))
+
+
+def test_the_bench_runs_an_mbpp_file_as_it_is(tmp_path):
+    from tests.unit.scripted_server import ScriptedServer
+
+    path = write(tmp_path / "mbpp.jsonl", SANITIZED)
+    reply = f"```python\n{SANITIZED['code']}\n```"
+    with ScriptedServer([], default=reply) as server:
+        result = CliRunner().invoke(app, ["bench", "--dataset", str(path), "--n", "1", "--k", "1", "--rounds", "0",
+                                          "--sandbox", "process", "--base-url", server.base_url,
+                                          "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["experiment"]["dataset_format"] == "mbpp" and run["problems_total"] == 1
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["pass_at_k"]["0"]["1"] == 1.0
+
+
+def test_inspect_shows_what_the_agent_sees(tmp_path):
+    path = write(tmp_path / "mbpp.jsonl", ORIGINAL, SANITIZED)
+    result = CliRunner().invoke(app, ["inspect", str(path), "--task", "MBPP/3", "--json"])
+    assert result.exit_code == 0, result.output
+    seen = json.loads(result.output)
+    assert seen["visible_tests"] == ["assert is_not_prime(2) == False"] and seen["visible_from"] == "given"
+    assert seen["inputs"][0] == {"source": "example", "test": "assert is_not_prime(2) == False",
+                                 "call": "is_not_prime(2)"}
+    assert {i["source"] for i in seen["inputs"][1:]} == {"mutation"}
+    assert seen["harness"]["imports"] == "import math"
+    missing = CliRunner().invoke(app, ["inspect", str(path), "--task", "MBPP/9"])
+    assert missing.exit_code == 2 and "holds no task 'MBPP/9'" in missing.output
