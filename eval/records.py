@@ -32,6 +32,8 @@ class RoundRecord(BaseModel):
     feedback_error: str | None = Field(None, description="kind of the first failing feedback test, or passed")
     hidden_passed: bool | None = Field(None, description="None until judged on the hidden tests")
     hidden_result: str | None = None
+    base_passed: bool | None = Field(None, description="evalplus: passes the base inputs (hidden_passed: base and "
+                                                       "extra inputs, the plus verdict); None for other datasets")
     error_kind: str | None = Field(None, description="kind of the first failing hidden test, or passed")
     selected_by: str | None = Field(None, description="search: why this candidate is the answer")
     cluster_size: int | None = Field(None, description="search: candidates behaving like the answer")

