@@ -17,7 +17,7 @@ from agent.cli.app import SandboxOption, WeakOption, app, clamp_workers, err, fa
 @app.command()
 def check(
     samples: Annotated[Path, typer.Argument(help="JSONL of {task_id, completion} samples")],
-    problems: Annotated[Optional[Path], typer.Option(help="problems JSONL(.gz); default: HumanEval")] = None,
+    problems: Annotated[Optional[Path], typer.Option(help="a dataset file in any format the bench reads; default: HumanEval")] = None,
     out_path: Annotated[Optional[Path], typer.Option("--out", help="results JSONL; default SAMPLES_results.jsonl")] = None,
     sandbox: SandboxOption = "auto",
     allow_weak_sandbox: WeakOption = False,
@@ -50,10 +50,12 @@ def check(
 
 def _open_journal(samples: Path, problems: Optional[Path], target: Path, resume: bool):
     from eval.check import ResultJournal, read_samples
+    from eval.datasets import read_dataset
     from eval.problems import ProblemError, load_problems
 
     try:
-        problem_set = load_problems(problems)
+        problem_set = load_problems() if problems is None else \
+            {str(p.task_id): p for p in read_dataset(problems).problems}
         records = read_samples(samples, problem_set)
         return records, problem_set, ResultJournal(target, records, resume)
     except ProblemError as exc:
