@@ -8,6 +8,8 @@ edges and returns the first of them, and every path of its ends in `finish`.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any, ClassVar, Protocol
 
 from langgraph.graph import StateGraph
@@ -16,8 +18,8 @@ from langgraph.runtime import Runtime
 import prompts
 from agent.context import RunContext
 from agent.extract import parse_asserts
-from agent.state import AgentState, Usage
-from agent.trace_events import FeedbackTests, Stop, StopReason
+from agent.state import AgentState, Candidate, Usage
+from agent.trace_events import CandidatesJudged, FeedbackTests, JudgedCandidate, Stop, StopReason
 from tools.visible_tests import visible_tests_of
 
 COMMON_OPTIONS = frozenset({"policy", "family", "max_tokens", "timeout"})
@@ -79,3 +81,17 @@ async def finish(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, A
 def shown_answer(ctx: RunContext, raw: str, completion: str) -> str:
     """The assistant turn a repair request shows: the model's reply, or the program."""
     return raw if raw.strip() else f"```python\n{ctx.problem.prompt}{completion}```"
+
+
+async def judge_candidates(ctx: RunContext, candidates: list[Candidate], tests: list[str], round_: int,
+                           node: str) -> tuple[list[Candidate], int]:
+    """The candidates judged on `tests` (traced), and the index of the one that passes most
+    (the first of those)."""
+    started = time.monotonic()
+    verdicts = await asyncio.gather(*(ctx.judge(c.completion, tests, round_, node=node) for c in candidates))
+    judged = [c.judged(v) for c, v in zip(candidates, verdicts)]
+    chosen = max(range(len(judged)), key=lambda i: (judged[i].passed, -i))
+    ctx.tracer.emit(CandidatesJudged(node=node, round=round_, best=chosen, candidates=[
+        JudgedCandidate(completion=c.completion, passed=c.passed, total=c.total, error=c.error_kind)
+        for c in judged]), time.monotonic() - started)
+    return judged, chosen

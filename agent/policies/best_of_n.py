@@ -5,7 +5,6 @@ adding a policy.)"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, ClassVar
 
@@ -13,9 +12,9 @@ from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
 from agent.context import RunContext, unrecorded
-from agent.policies.base import visible_tests
+from agent.policies.base import judge_candidates, visible_tests
 from agent.state import AgentState, Usage
-from agent.trace_events import CandidatesJudged, FeedbackTests, JudgedCandidate, StopReason
+from agent.trace_events import FeedbackTests, StopReason
 
 
 async def prepare(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -30,12 +29,7 @@ async def draw(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any
     examples = state.get("feedback_tests") or []
     reply, usage = await ctx.ask([ctx.system(), ctx.task()], "draw", round_, n=ctx.config.candidates,
                                  temperature=ctx.sampling_temperature(True))
-    drawn = ctx.candidates_from(reply)
-    verdicts = await asyncio.gather(*(ctx.judge(c.completion, examples, round_, node="draw") for c in drawn))
-    judged = [c.judged(v) for c, v in zip(drawn, verdicts)]
-    chosen = max(range(len(judged)), key=lambda i: (judged[i].passed, -i))
-    ctx.tracer.emit(CandidatesJudged(node="draw", round=round_, best=chosen, candidates=[
-        JudgedCandidate(completion=c.completion, passed=c.passed, total=c.total, error=c.error_kind) for c in judged]))
+    judged, chosen = await judge_candidates(ctx, ctx.candidates_from(reply), examples, round_, "draw")
     previous = state.get("best")
     kept = previous is not None and previous.passed >= judged[chosen].passed
     best = previous if kept and previous is not None else judged[chosen]

@@ -5,7 +5,6 @@ afresh; no progress after that ends the run."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, ClassVar
 
@@ -16,10 +15,9 @@ import prompts
 from agent.context import RunContext, unrecorded
 from agent.extract import normalized
 from agent.feedback import describe
-from agent.policies.base import prepare_feedback, shown_answer
+from agent.policies.base import judge_candidates, prepare_feedback, shown_answer
 from agent.state import AgentState, Candidate, Draft, Usage, replaces
-from agent.trace_events import CandidatesJudged, Feedback, GivenCode, JudgedCandidate, ModelCall, NoProgress, \
-    StopReason, Tokens
+from agent.trace_events import Feedback, GivenCode, ModelCall, NoProgress, StopReason, Tokens
 
 
 def route_after_evaluate(state: AgentState) -> str:
@@ -61,25 +59,11 @@ async def generate(state: AgentState, runtime: Runtime[RunContext]) -> dict[str,
     return {"draft": draft, "usage": usage, "resample": False}
 
 
-async def judge_draft(ctx: RunContext, state: AgentState, node: str) -> tuple[list[Candidate], int]:
-    """The draft's candidates judged on the feedback tests, and the index of the one that
-    passes most (the first of those)."""
-    draft, round_, tests = state["draft"], state["round"], state.get("feedback_tests") or []
-    started = time.monotonic()
-    verdicts = await asyncio.gather(*(ctx.judge(c.completion, tests, round_) for c in draft.candidates))
-    judged = [c.judged(v) for c, v in zip(draft.candidates, verdicts)]
-    chosen = max(range(len(judged)), key=lambda i: (judged[i].passed, -i))
-    ctx.tracer.emit(CandidatesJudged(node=node, round=round_, best=chosen, candidates=[
-        JudgedCandidate(completion=c.completion, passed=c.passed, total=c.total, error=c.error_kind)
-        for c in judged]), time.monotonic() - started)
-    return judged, chosen
-
-
 async def evaluate(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     draft, round_, tests = state["draft"], state["round"], state.get("feedback_tests") or []
     started = time.monotonic()
-    judged, chosen_index = await judge_draft(ctx, state, "evaluate")
+    judged, chosen_index = await judge_candidates(ctx, draft.candidates, tests, round_, "evaluate")
     chosen, previous = judged[chosen_index], state.get("best")
     kept_previous = not replaces(previous, chosen)
     best = previous if kept_previous else chosen
