@@ -8,6 +8,7 @@ without it, so the next session redoes exactly the unfinished (task, sample) pai
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -153,17 +154,10 @@ class RunDir:
         rewritten without torn lines, incomplete samples and their trace events."""
         path = self.path / ATTEMPTS
         if not path.exists():
-            return []
+            packed = path.with_name(ATTEMPTS + ".gz")  # as committed under results/: read, never repaired
+            return complete_lines(_records(gzip.decompress(packed.read_bytes()))[0]) if packed.exists() else []
         raw = path.read_bytes()
-        lines: list[RoundRecord] = []
-        torn = False
-        for chunk in raw.split(b"\n"):
-            if not chunk.strip():
-                continue
-            try:
-                lines.append(RoundRecord.model_validate_json(chunk))
-            except ValidationError:
-                torn = True
+        lines, torn = _records(raw)
         kept = complete_lines(lines)
         if repair and (torn or len(kept) != len(lines) or (raw and not raw.endswith(b"\n"))):
             _write_atomic(path, "".join(line.model_dump_json() + "\n" for line in kept))
@@ -203,6 +197,20 @@ class RunDir:
             except ValueError:
                 continue
         return out
+
+
+def _records(raw: bytes) -> tuple[list[RoundRecord], bool]:
+    """The round records in the bytes of an attempts file, and whether some line was torn."""
+    lines: list[RoundRecord] = []
+    torn = False
+    for chunk in raw.split(b"\n"):
+        if not chunk.strip():
+            continue
+        try:
+            lines.append(RoundRecord.model_validate_json(chunk))
+        except ValidationError:
+            torn = True
+    return lines, torn
 
 
 def complete_lines(lines: list[RoundRecord]) -> list[RoundRecord]:

@@ -29,6 +29,7 @@ if ! docker info >/dev/null 2>&1; then
 fi
 command -v debootstrap >/dev/null 2>&1 || { log "installing debootstrap (builds the sandbox's root file system offline)"; apt_install debootstrap; }
 command -v bwrap >/dev/null 2>&1 || { log "installing bubblewrap (the sandbox where no Docker engine runs)"; apt_install bubblewrap; }
+command -v chromium >/dev/null 2>&1 || { log "installing Chromium (the browser the run page's tests drive)"; apt_install chromium; }
 
 # 2. The project in .venv/.
 if [ ! -x .venv/bin/python ]; then

@@ -98,3 +98,23 @@ def trace(
         fail(str(exc))
     except ValueError as exc:
         fail(f"{file} is not a trace: {exc}")
+
+
+@app.command()
+def view(
+    paths: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="a bench run directory, several to compare, a sweep folder, or a solve's --out folder")],
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="the HTML file to write; default: view.html in the one folder given, else ./view.html")] = None,
+) -> None:
+    """One self-contained HTML page (no server, no network) to click through a run: pass@k, cost, every task's rounds and code."""
+    from eval.view import ViewError, view as write_view
+
+    for path in paths:
+        if not path.is_dir():
+            fail(f"{path} is not a folder (give a bench run directory, a sweep folder or a solve's --out folder)")
+    try:
+        page = write_view(paths, out_path)
+    except ViewError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the page: {exc.strerror or exc}")
+    say(f"page: {page}  (open it in a browser; it needs no network)")

@@ -52,7 +52,7 @@ def solve(
         result = asyncio.run(_solve(problem, config, client, boxes, target))
     (target / "result.json").write_text(result.model_dump_json(indent=2) + "\n")
     _show_solved(result, problem, as_json)
-    say(f"result: {target / 'result.json'}  trace: {target / 'trace.jsonl'}")
+    say(f"result: {target / 'result.json'}  trace: {target / 'trace.jsonl'}  page: {_page(target)}")
     raise typer.Exit(0 if result.solved else 1)
 
 
@@ -64,6 +64,16 @@ def _solve_folder(out_dir: Optional[Path], name: str) -> Path:
     except OSError as exc:
         fail(f"cannot write to {target}: {exc.strerror}")
     return target
+
+
+def _page(target: Path) -> Path | str:
+    """The solve's page (`agent view`), beside its trace; a page that cannot be written is no failure."""
+    from eval.view import ViewError, view
+
+    try:
+        return view([target])
+    except (ViewError, OSError) as exc:
+        return f"not written ({exc})"
 
 
 async def _solve(problem, config: SolverConfig, client, boxes, target: Path):
