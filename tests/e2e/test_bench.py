@@ -92,7 +92,8 @@ def test_bench_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_pat
 
 def test_a_small_sweep_then_its_runs_exported_as_training_data(tmp_path, base_url):
     """Two temperatures against the real server, then `agent export` of the real runs:
-    every line loads with the strict schema, and no hidden test text is in any message."""
+    every line loads with the strict schema, and no hidden test text is in any message.
+    Last, `agent view` of the sweep opens in headless Chromium as a comparison."""
     from agent.export import PreferenceExample, SFTExample
     from eval.problems import load_problems
 
@@ -124,3 +125,28 @@ def test_a_small_sweep_then_its_runs_exported_as_training_data(tmp_path, base_ur
         if fmt == "sft":
             assert examples, "a sample of HumanEval/0 or /1 passes in 8 tries"
             assert all(e.messages[-1].role == "assistant" and e.metadata.verified_by == "hidden" for e in examples)
+    _view_of_the_sweep(out, points)
+
+
+def _view_of_the_sweep(out: Path, points: list[str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch, open_page
+
+    done = subprocess.run([sys.executable, "-m", "agent", "view", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and f"page: {out / 'view.html'}" in done.stderr, done.stderr
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        opened = open_page(browser, out / "view.html")
+        page = opened.page
+        assert page.locator("[data-testid=comparison]").count() == 1
+        assert page.eval_on_selector_all("nav.tabs button", "b => b.map(x => x.dataset.tab)") == ["compare", *points]
+        page.select_option("[data-testid=compare-mode]", "all")
+        assert page.inner_text("[data-testid=compare-count]") == "2 tasks"
+        for name in points:  # each point's pass@1 on the page is its summary.json's
+            page.click(f"nav.tabs button[data-tab='{name}']")
+            summary = json.loads((out / name / "summary.json").read_text())
+            assert float(page.get_attribute("[data-testid=pass1]", "data-value")) == summary["pass_at_k"]["1"]["1"]
+        assert opened.errors == [] and opened.external_requests == []
+        browser.close()

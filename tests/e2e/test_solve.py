@@ -56,6 +56,30 @@ def test_repair_example_runs_a_repair_round_with_the_failing_call(tmp_path, base
     assert "called median([4, 1, 3, 2])" in told and "expected 2.5" in told and "got 3" in told
 
 
+def test_solve_writes_a_page_that_shows_its_rounds(tmp_path, base_url):
+    """The page `agent solve` prints beside its trace, opened in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch, open_page
+
+    done = subprocess.run([sys.executable, "-m", "agent", "solve", str(EXAMPLES / "repair_median.json"), "--out",
+                           str(tmp_path), "--base-url", base_url, "--rounds", "2"], capture_output=True, text=True,
+                          timeout=900, cwd=ROOT)
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    page_path = tmp_path / "view.html"
+    assert f"page: {page_path}" in done.stderr
+    result = json.loads((tmp_path / "result.json").read_text())
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        opened = open_page(browser, page_path)
+        drill = opened.page.locator("[data-testid=drill]")  # the one problem, opened
+        assert drill.locator(".round").count() == len(result["rounds"]) >= 2
+        assert result["rounds"][0]["completion"].strip().splitlines()[0] in drill.inner_text()
+        assert opened.page.locator("svg.timeline rect").count() >= 2  # its spans, from the trace
+        assert opened.errors == [] and opened.external_requests == []
+        browser.close()
+
+
 def test_react_policy(tmp_path, base_url):
     """Each step is a round: the model's tool call ran, and what it answered was the next
     request's last message."""

@@ -1,10 +1,9 @@
-// The run page: reads the page data inlined in #page-data and renders it. Every piece of
+// The run page: unpacks the data inlined in #page-data and renders it. Every piece of
 // text from a run (code, messages, outputs: candidate code is hostile) enters the page as
 // a text node, never as markup.
 "use strict";
 
-const DATA = JSON.parse(document.getElementById("page-data").textContent);
-const STR = DATA.strings;
+let DATA, STR;  // set by main() once the data is unpacked
 const SVGNS = "http://www.w3.org/2000/svg";
 
 function text(value) {  // a packed value: long strings are {"s": index}
@@ -275,7 +274,7 @@ function sampleView(run, sample) {
     sample.rounds.map((r, i) => roundCard(run, sample, r, i ? sample.rounds[i - 1] : null)));
 }
 
-function openTask(run, task, panel) {
+function openTask(run, task, panel, scroll = true) {
   const picker = task.samples.length > 1 ? h("select", { "data-testid": "sample-picker", onchange: (e) => body.replaceChildren(sampleView(run, task.samples[Number(e.target.value)])) },
     task.samples.map((smp, i) => h("option", { value: i }, `sample ${smp.sample}: ${smp.rounds.at(-1).hidden_passed ? "passes" : "fails"}, ${smp.rounds.length} round${smp.rounds.length > 1 ? "s" : ""}`))) : null;
   const body = h("div", {}, sampleView(run, task.samples[0]));
@@ -284,7 +283,7 @@ function openTask(run, task, panel) {
     oracleBanner(run),
     task.prompt !== null ? h("details", { open: true }, h("summary", {}, "the prompt"), codeBlock(str(task.prompt))) : null,
     picker, body));
-  panel.scrollIntoView({ block: "start" });
+  if (scroll) panel.scrollIntoView({ block: "start" });
 }
 
 // ------------------------------------------------------------------ comparing runs
@@ -319,10 +318,20 @@ function comparison(runs) {
 
 function runSection(run) {
   const panel = h("div", { class: "panel" });
-  return h("div", { class: "run", "data-run": run.name }, oracleBanner(run), headTable(run), figures([run]), taskTable(run, panel), panel);
+  const section = h("div", { class: "run", "data-run": run.name }, oracleBanner(run), headTable(run), figures([run]), taskTable(run, panel), panel);
+  if (run.tasks.length === 1) openTask(run, run.tasks[0], panel, false);  // a solve: its one problem, opened
+  return section;
 }
 
-function main() {
+async function unpack() {  // #page-data: base64 of gzipped JSON
+  const bytes = Uint8Array.from(atob(document.getElementById("page-data").textContent.trim()), (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return JSON.parse(await new Response(stream).text());
+}
+
+async function main() {
+  DATA = await unpack();
+  STR = DATA.strings;
   const root = document.getElementById("app");
   const runs = DATA.runs;
   root.append(h("header", {}, h("h1", {}, DATA.title), h("p", { class: "muted" }, `page written ${DATA.generated}; ${runs.length} run${runs.length > 1 ? "s" : ""}`),
@@ -340,4 +349,7 @@ function main() {
   document.body.dataset.ready = "1";
 }
 
-main();
+main().catch((error) => {
+  document.getElementById("app").append(h("p", { class: "oracle" }, `This page could not be read: ${error}`));
+  throw error;
+});
