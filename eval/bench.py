@@ -119,6 +119,18 @@ class BenchProgress:
     def pass1_last(self) -> float:
         return self.last_round_passed / self.samples_done if self.samples_done else 0.0
 
+    def count(self, lines: list, finished: dict[str, set[int]], n: int) -> None:
+        """A sample just finished and written: its rounds are `lines`."""
+        self.samples_done += 1
+        self.samples_this_session += 1
+        self.tokens_this_session += sum(line.completion_tokens for line in lines)
+        self.first_round_passed += bool(lines[0].hidden_passed)
+        self.last_round_passed += bool(lines[-1].hidden_passed)
+        done = finished.setdefault(lines[0].task_id, set())
+        done.add(lines[0].sample)
+        if len(done) == n:
+            self.problems_done += 1
+
 
 class Bench:
     STOP_GRACE = 5.0  # seconds a stopped run waits for finished samples' hidden judging
@@ -135,21 +147,7 @@ class Bench:
         """Runs every missing (task, sample); raises BenchStopped when the server or the
         sandbox fails for good, after saving what finished."""
         n = self.config.n
-        done_lines = self.run_dir.load_attempts()
-        finished: dict[str, set[int]] = {}
-        progress = BenchProgress(problems_total=len(self.problems), samples_total=len(self.problems) * n)
-        # load_attempts keeps finished samples only: each key below is a finished (task, sample)
-        for (task_id, sample), rows in candidates_by_round(done_lines, self.config.rounds).items():
-            if task_id in self.by_id:
-                finished.setdefault(task_id, set()).add(sample)
-                progress.samples_done += 1
-                progress.first_round_passed += bool(rows[0].hidden_passed)
-                progress.last_round_passed += bool(rows[-1].hidden_passed)
-        progress.problems_done = sum(len(finished.get(p.task_id, ())) >= n for p in self.problems)
-        todo = [(p, [s for s in range(n) if s not in finished.get(p.task_id, set())]) for p in self.problems]
-        todo = [(p, samples) for p, samples in todo if samples]
-        # A fixed shuffle: the problems a stopped run has finished are a fair sample of the set.
-        random.Random(0).shuffle(todo)
+        todo, finished, progress = pending_work(self.run_dir, self.problems, n, self.config.rounds)
         session_started = time.time()
         self.on_progress(progress)
 
@@ -172,15 +170,7 @@ class Bench:
             lines = await judge_rounds(problem, result, self._judge, self.config.solver.timeout)
             async with write_lock:
                 await asyncio.to_thread(self.run_dir.append_sample, lines, result.trace)
-            progress.samples_done += 1
-            progress.samples_this_session += 1
-            progress.tokens_this_session += sum(line.completion_tokens for line in lines)
-            progress.first_round_passed += bool(lines[0].hidden_passed)
-            progress.last_round_passed += bool(lines[-1].hidden_passed)
-            done = finished.setdefault(result.task_id, set())
-            done.add(result.sample)
-            if len(done) == n:
-                progress.problems_done += 1
+            progress.count(lines, finished, n)
             self.on_progress(progress)
 
         async def one(problem: Problem, samples: list[int]) -> None:
@@ -219,25 +209,57 @@ class Bench:
                     task.cancel()
                 if late:
                     await asyncio.gather(*late, return_exceptions=True)
-            wall = time.time() - session_started
-            if progress.samples_this_session:
-                self.run_dir.append_session({
-                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session_started)),
-                    "wall_seconds": round(wall, 2), "samples": progress.samples_this_session,
-                    "completion_tokens": progress.tokens_this_session,
-                    "tokens_per_second": round(progress.tokens_this_session / max(wall, 1e-9), 2),
-                    "stopped": None if failure is None else (_one_line(failure) if isinstance(failure, Exception)
-                                                             else f"interrupted ({type(failure).__name__})")})
+            record_session(self.run_dir, session_started, progress, failure)
         if failure is not None:
             raise BenchStopped(_one_line(failure)) from failure
         return progress
 
     async def _judge(self, job: Job) -> Verdict:
-        async for attempt in AsyncRetrying(stop=stop_after_attempt(self.JUDGE_ATTEMPTS),
-                                           wait=wait_exponential(multiplier=self.JUDGE_WAIT, max=8),
-                                           retry=retry_if_exception_type(SandboxUnavailable), reraise=True):
-            with attempt:
-                return await asyncio.to_thread(self.sandbox.run, job)
+        return await judge_with_retries(self.sandbox, job, self.JUDGE_ATTEMPTS, self.JUDGE_WAIT)
+
+
+def pending_work(run_dir: RunDir, problems: list[Problem], n: int, rounds: int
+                 ) -> tuple[list[tuple[Problem, list[int]]], dict[str, set[int]], BenchProgress]:
+    """What is left to run (each problem with its missing samples, in a fixed shuffled
+    order), the samples already finished, and the progress they make."""
+    by_id = {p.task_id: p for p in problems}
+    finished: dict[str, set[int]] = {}
+    progress = BenchProgress(problems_total=len(problems), samples_total=len(problems) * n)
+    # load_attempts keeps finished samples only: each key below is a finished (task, sample)
+    for (task_id, sample), rows in candidates_by_round(run_dir.load_attempts(), rounds).items():
+        if task_id in by_id:
+            finished.setdefault(task_id, set()).add(sample)
+            progress.samples_done += 1
+            progress.first_round_passed += bool(rows[0].hidden_passed)
+            progress.last_round_passed += bool(rows[-1].hidden_passed)
+    progress.problems_done = sum(len(finished.get(p.task_id, ())) >= n for p in problems)
+    todo = [(p, [s for s in range(n) if s not in finished.get(p.task_id, set())]) for p in problems]
+    todo = [(p, samples) for p, samples in todo if samples]
+    # A fixed shuffle: the problems a stopped run has finished are a fair sample of the set.
+    random.Random(0).shuffle(todo)
+    return todo, finished, progress
+
+
+def record_session(run_dir: RunDir, started: float, progress: BenchProgress, failure: BaseException | None) -> None:
+    """One sessions.jsonl line for a session that finished at least one sample."""
+    wall = time.time() - started
+    if progress.samples_this_session:
+        run_dir.append_session({
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "wall_seconds": round(wall, 2), "samples": progress.samples_this_session,
+            "completion_tokens": progress.tokens_this_session,
+            "tokens_per_second": round(progress.tokens_this_session / max(wall, 1e-9), 2),
+            "stopped": None if failure is None else (_one_line(failure) if isinstance(failure, Exception)
+                                                     else f"interrupted ({type(failure).__name__})")})
+
+
+async def judge_with_retries(sandbox: Sandbox, job: Job, attempts: int = 4, wait: float = 1.0) -> Verdict:
+    """The job's verdict; a sandbox that is briefly unavailable is tried again."""
+    async for attempt in AsyncRetrying(stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=wait, max=8),
+                                       retry=retry_if_exception_type(SandboxUnavailable), reraise=True):
+        with attempt:
+            return await asyncio.to_thread(sandbox.run, job)
+    raise AssertionError("unreachable")
 
 
 def _one_line(exc: BaseException) -> str:

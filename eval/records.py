@@ -46,6 +46,7 @@ class RoundRecord(BaseModel):
     seconds: float = 0.0
     final: bool = False
     stop_reason: str | None = None
+    node: str | None = Field(None, description="--ray: the cluster node that ran the sample (address:node id)")
 
 
 class SampleResult(BaseModel):

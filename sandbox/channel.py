@@ -24,6 +24,19 @@ class ChannelTimeout(TimeoutError):
     """No frame arrived before the deadline."""
 
 
+class TransportLost(RuntimeError):
+    """This process closed a transport under a running job (its descriptor is gone). The
+    candidate cannot cause it, so it is never a verdict: the job runs again elsewhere."""
+
+
+def readable(transports: list, timeout: float | None) -> list:
+    """The transports with something to read within `timeout` seconds."""
+    try:
+        return select.select(transports, [], [], timeout)[0]
+    except ValueError:  # a descriptor of -1: closed here, not by the executor
+        raise TransportLost("a sandbox channel was closed while its job ran") from None
+
+
 class Transport(Protocol):
     """Raw bytes to and from one executor."""
 
@@ -87,8 +100,11 @@ class DockerAttachTransport:
     """A container's attached stdin/stdout: Docker multiplexes stdout and stderr
     into frames with an 8-byte header; stderr is kept (its tail) for diagnostics."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, keep: object = None) -> None:
         self._sock = sock
+        # docker-py hangs the HTTP response on the object it returns: once that is collected,
+        # the response's connection may close this socket under a running job.
+        self._keep = keep
         self._pending = bytearray()
         self.stderr_tail = b""
 
@@ -124,6 +140,8 @@ class DockerAttachTransport:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        if self._keep is not None and hasattr(self._keep, "close"):
+            self._keep.close()  # its reference to the socket, which the socket's own close waits for
         self._sock.close()
 
 
@@ -187,8 +205,7 @@ class Channel:
             # Once the deadline has passed, one last look with no wait: an answer already waiting
             # is taken, so a stall of this process (another sample's work) never becomes a timeout
             # of this candidate's; at worst a late answer is accepted during such a stall.
-            readable, _, _ = select.select([self.transport], [], [], remaining)
-            if not readable:
+            if not readable([self.transport], remaining):
                 if remaining == 0.0:
                     raise ChannelTimeout("no answer from the sandbox before the deadline")
                 continue
@@ -200,6 +217,7 @@ class Channel:
         try:
             data = self.transport.read()
         except OSError:
+            self._lost()
             data = b""
         if isinstance(data, _Nothing):
             return
@@ -225,8 +243,19 @@ class Channel:
         try:
             self.transport.write(struct.pack(">I", len(payload)) + payload)
         except OSError as exc:
+            self._lost()
             self.closed = True
             raise ChannelClosed(f"cannot write to the executor: {exc}") from None
+
+    def _lost(self) -> None:
+        """Raises TransportLost where this process closed the transport (not the executor)."""
+        try:
+            gone = self.transport.fileno() < 0
+        except (OSError, ValueError):
+            gone = True
+        if gone:
+            self.closed = True
+            raise TransportLost("a sandbox channel was closed while its job ran")
 
     def peek_closed(self) -> bool:
         """True when the executor is known to be gone; never blocks."""

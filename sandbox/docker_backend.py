@@ -188,7 +188,7 @@ class DockerBackend:
             self.client.api.start(container_id)
         except docker.errors.DockerException as exc:
             raise SandboxUnavailable(f"cannot start a sandbox container: {_short_reason(exc)}") from None
-        executor = DockerExecutor(self.client, container_id, Channel(DockerAttachTransport(sock)))
+        executor = DockerExecutor(self.client, container_id, Channel(DockerAttachTransport(sock, keep=raw)))
         return await_greeting(executor, self.config.start_timeout, "the sandbox executor")
 
     def remove_all(self) -> None:

@@ -15,7 +15,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 
-from sandbox.channel import Channel, ChannelClosed, ChannelTimeout
+from sandbox.channel import Channel, ChannelClosed, ChannelTimeout, TransportLost
 from sandbox.executor import MAX_FRAME, CodecError, DecodeTimeout, FrameError, _Budget, encode, pack
 from sandbox.offload import decode_large_reply, decode_return
 from sandbox.pycompile import compile_code, compile_node, parse
@@ -46,6 +46,13 @@ class CandidateCrashed(Abort):
 
 class InvalidValue(Abort):
     kind = "invalid_value"
+
+
+class HostLost(Abort):
+    """This process lost the candidate's channel: no verdict at all (`judge` raises
+    TransportLost, and the job runs again), whatever the test did with the abort."""
+
+    kind = "sandbox"
 
 
 class CandidateError(Exception):
@@ -221,6 +228,8 @@ class _Session:
                 raise self.abort(CandidateTimeout("timed out")) from None
             except ChannelClosed as exc:
                 raise self.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
+            except TransportLost as exc:
+                raise self.abort(HostLost(str(exc))) from None
             if who == "candidate":
                 if message.get("op") != "large":
                     return message
@@ -251,6 +260,8 @@ class _Session:
             raise self.abort(Abort(f"the test passed a value over {MAX_FRAME >> 20} MiB")) from None
         except ChannelClosed as exc:
             raise self.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
+        except TransportLost as exc:
+            raise self.abort(HostLost(str(exc))) from None
         reply = self.receive_candidate()
         op = reply.get("op")
         if op == "return":
@@ -365,6 +376,8 @@ def _start(session: _Session, job: Job) -> dict | None:
         session.channel.send(_start_message(job))
     except ChannelClosed as exc:
         raise session.abort(CandidateCrashed(f"the sandbox went away: {exc}")) from None
+    except TransportLost as exc:
+        raise session.abort(HostLost(str(exc))) from None
     reply = session.receive_candidate()
     if reply.get("op") != "ready":
         raise session.abort(InvalidValue(f"the candidate sent an unexpected {reply.get('op')!r} frame"))
@@ -501,6 +514,8 @@ def judge(job: Job, channel: Channel) -> tuple[Verdict, bool]:
                                deadline=test_started + job.timeout)
             try:
                 load_error = _start(session, job)
+            except HostLost as exc:
+                raise TransportLost(exc.message) from None
             except Abort as exc:
                 results.append(TestResult(name=test.name, passed=False, kind=exc.kind, message=_abort_message(exc),
                                           observed=exc.kind if job.observe else None))
@@ -510,6 +525,8 @@ def judge(job: Job, channel: Channel) -> tuple[Verdict, bool]:
                 continue
         session.deadline = test_started + job.timeout
         result = _run_test(session, job, index)
+        if isinstance(session.aborted, HostLost):
+            raise TransportLost(session.aborted.message)
         result.duration = time.monotonic() - test_started
         timeouts += result.kind == "timeout"
         results.append(result)

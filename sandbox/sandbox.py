@@ -6,6 +6,7 @@ import atexit
 import threading
 from typing import Callable, Protocol
 
+from sandbox.channel import TransportLost
 from sandbox.config import SandboxConfig
 from sandbox.docker_backend import DockerBackend, SandboxUnavailable, docker_client
 from sandbox.image import ImageBuildError, build_image, image_exists, image_tag
@@ -44,6 +45,7 @@ class PooledSandbox:
     only relays; without one, they run here, in this process."""
 
     ACQUIRE_TIMEOUT = 120.0
+    LOST_ATTEMPTS = 3
 
     def __init__(self, backend: Backend, size: int, max_jobs: int = 256, trusted: Backend | None = None,
                  trusted_size: int | None = None) -> None:
@@ -55,6 +57,17 @@ class PooledSandbox:
             _OPEN.add(self)
 
     def run(self, job: Job) -> Verdict:
+        """The job's verdict. A job whose channel this process lost (never the candidate's
+        doing) runs again on fresh executors, at most LOST_ATTEMPTS times in all."""
+        for attempt in range(self.LOST_ATTEMPTS):
+            try:
+                return self._run_once(job)
+            except TransportLost as exc:
+                if attempt == self.LOST_ATTEMPTS - 1:
+                    raise SandboxUnavailable(f"{exc}, {self.LOST_ATTEMPTS} times") from None
+        raise AssertionError("unreachable")
+
+    def _run_once(self, job: Job) -> Verdict:
         executor = self.pool.acquire(self.ACQUIRE_TIMEOUT, key=job.isolation_key())
         if self.trusted_pool is None:
             try:

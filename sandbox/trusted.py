@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import select
 import shutil
 import subprocess
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sandbox.channel import Channel, ChannelClosed
+from sandbox.channel import Channel, ChannelClosed, readable
 from sandbox.config import SandboxConfig
 from sandbox.docker_backend import SandboxUnavailable, await_greeting
 from sandbox.executor import CANDIDATE_TAG, CLOSED_TAG, EXECUTOR_TAG, FORWARD_TAG, FrameError, parse
@@ -185,7 +184,7 @@ class Relay:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return self._failed(f"the problem's test did not finish in {job_budget(self.job):.0f} s", False)
-                for transport in select.select(watched, [], [], remaining)[0]:
+                for transport in readable(watched, remaining):
                     channel = self.trusted if transport is self.trusted.transport else self.candidate
                     try:
                         channel.fill()

@@ -36,9 +36,9 @@ if [ ! -x .venv/bin/python ]; then
     log "creating .venv"
     python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import agent, sandbox, eval, pytest" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
-    log "installing repair-agent and its dependencies into .venv"
-    .venv/bin/pip install -q --disable-pip-version-check -e ".[test]" 2> >(grep -v "WARNING: Location" >&2)
+if ! .venv/bin/python -c "import agent, sandbox, eval, pytest, ray, playwright" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
+    log "installing repair-agent and its dependencies into .venv (with the test and Ray extras)"
+    .venv/bin/pip install -q --disable-pip-version-check -e ".[test,ray]" 2> >(grep -v "WARNING: Location" >&2)
     touch .venv/.installed
 fi
 

@@ -50,6 +50,8 @@ class SharedOptions(BaseModel):
     sandbox: SandboxBackend
     allow_weak_sandbox: bool
     workers: Optional[int]
+    ray: Optional[str] = None
+    ray_samples_per_node: int = 16
 
 
 @app.command()
@@ -68,7 +70,9 @@ def bench(
     concurrency: Annotated[int, typer.Option(min=1, help="sequences in flight on the model server")] = 64,
     sandbox: SandboxOption = "auto",
     allow_weak_sandbox: WeakOption = False,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="sandbox executors; default: CPU count")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="sandbox executors; default: CPU count (of each node, with --ray)")] = None,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="run across a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (README: Ray)")] = None,
+    ray_samples_per_node: Annotated[int, typer.Option(min=1, help="--ray: samples in flight on each node")] = 16,
     *,
     solver: SolverChoice,
 ) -> None:
@@ -77,7 +81,8 @@ def bench(
                      challenge_tests=challenge_tests, limit=limit, n=n, k=k)
     plan = bench_plan(run, solver)
     shared = SharedOptions(base_url=base_url, model=model, concurrency=concurrency, sandbox=sandbox,
-                           allow_weak_sandbox=allow_weak_sandbox, workers=workers)
+                           allow_weak_sandbox=allow_weak_sandbox, workers=workers, ray=ray,
+                           ray_samples_per_node=ray_samples_per_node)
     run_benches([plan], shared, BenchDisplay())
     finish_report(out_dir)
 
@@ -145,7 +150,12 @@ def run_benches(plans: list[BenchPlan], shared: SharedOptions, display: "BenchDi
     with clean_errors(display.stop), model_server(shared.base_url, say) as url:
         client = ClientConfig.from_options(base_url=url, model=shared.model, timeout=900.0, retries=5, backoff=1.0)
         try:
-            asyncio.run(_bench_all(plans, client, boxes, shared.concurrency, display, sequential))
+            if shared.ray:
+                from agent.cli.ray_bench import ray_benches
+
+                ray_benches(plans, client, boxes, shared, display)
+            else:
+                asyncio.run(_bench_all(plans, client, boxes, shared.concurrency, display, sequential))
         except BenchStopped as exc:
             display.stop()
             for plan in plans:
@@ -178,25 +188,33 @@ async def _bench_all(plans: list[BenchPlan], client, boxes, concurrency: int, di
 
 async def _bench_one(plan: BenchPlan, llm, box, client, concurrency: int, display) -> None:
     from agent.solver import Solver
-    from eval.bench import Bench, experiment_of
+    from eval.bench import Bench
+
+    solver = Solver(llm, box, plan.config.solver, client.model, run_name=plan.out_dir.name)
+    run_dir = await asyncio.to_thread(prepare_run, plan, solver.describe(), client, concurrency)
+    await Bench(plan.config, plan.problems, solver, box, run_dir, on_progress=display.bar(plan)).run()
+
+
+def prepare_run(plan: BenchPlan, described, client, concurrency: int, **extra: Any):
+    """The plan's run directory, made or checked against the experiment; says when resuming."""
+    from eval.bench import experiment_of
     from eval.environment import git_revision, machine
     from eval.problems import dev_split
     from eval.run_dir import RunDir
 
     config, run_dir = plan.config, RunDir(plan.out_dir)
-    solver = Solver(llm, box, config.solver, client.model, run_name=plan.out_dir.name)
     command = " ".join(["agent", *sys.argv[1:]])
-    experiment = experiment_of(config, plan.digest, solver.describe(), plan.format)
-    resuming = await asyncio.to_thread(run_dir.prepare, experiment, {
+    experiment = experiment_of(config, plan.digest, described, plan.format)
+    resuming = run_dir.prepare(experiment, {
         "ks": config.ks, "problems_total": len(plan.problems), "dev_split": dev_split(config.dataset),
         "skipped_records": len(plan.skipped),
         "command": command, "machine": machine(), "revision": git_revision(),
         "base_url": ",".join(client.base_urls), "concurrency": concurrency,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    run_dir.update_info(ks=config.ks, last_command=command)
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra})
+    run_dir.update_info(ks=config.ks, last_command=command, **extra)
     if resuming:
         say(f"resuming the run in {plan.out_dir}")
-    await Bench(config, plan.problems, solver, box, run_dir, on_progress=display.bar(plan)).run()
+    return run_dir
 
 
 class BenchDisplay:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class ScriptedServer:
-    def __init__(self, replies: list[str], model: str = "scripted", default: str = "no more script") -> None:
+    def __init__(self, replies: list[str], model: str = "scripted", default: str = "no more script",
+                 delay: float = 0.0) -> None:
         self.replies, self.model, self.requests, self.default = list(replies), model, [], default
+        self.delay = delay  # seconds each chat request takes
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +34,7 @@ class ScriptedServer:
             def do_POST(self):
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(request)
+                time.sleep(server.delay)
                 text = server.replies.pop(0) if server.replies else server.default
                 choices = [{"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                            for i in range(request.get("n", 1))]
