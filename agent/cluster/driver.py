@@ -37,6 +37,7 @@ class Node:
     name: str = ""
     ready: bool = False
     busy: int = 0  # samples in flight
+    asked: float = 0.0  # when its actor was asked to start (monotonic)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -113,7 +114,7 @@ class RayBench:
         for node_id in alive - set(self.nodes) - set(self.unfit):
             handle = NodeWorker.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False)
                                         ).remote(self.services, self.gate)
-            self.nodes[node_id] = Node(id=node_id, handle=handle)
+            self.nodes[node_id] = Node(id=node_id, handle=handle, asked=time.monotonic())
             self.starting[handle.start.remote()] = node_id
 
     def _collect_starts(self) -> None:
@@ -132,7 +133,7 @@ class RayBench:
                     continue
                 if node_id in self.nodes:
                     self.nodes[node_id].name, self.nodes[node_id].ready = name, True
-                    self.say(f"node {name} takes work")
+                    self.say(f"node {name} takes work (ready in {time.monotonic() - self.nodes[node_id].asked:.1f} s)")
         if not any(node.ready for node in self.nodes.values()) and not self.starting and self.unfit:
             reasons = "; ".join(f"{node_id[:8]}: {why}" for node_id, why in self.unfit.items())
             raise ClusterUnfit(f"no node of the Ray cluster can run the sandbox ({reasons})")

@@ -101,22 +101,33 @@ def test_a_node_that_joins_mid_run_takes_work(tmp_path, model):
     assert any(line["node"].endswith(joined.node_id[:8]) for line in lines), "the new node ran nothing"
 
 
-def test_the_resumed_run_matches_what_a_local_run_writes(tmp_path, model):
-    """Same format: the lines a Ray run writes validate as a local run's, and resuming a
-    Ray run without --ray (or the reverse) is the same run directory."""
+def test_a_ray_run_writes_what_a_local_run_writes(tmp_path, model):
+    """The same model (scripted: the same reply every time) and the same problems: the
+    Ray run's records hold the same content as the local run's, in the same format, and
+    either command resumes the other's run directory."""
+    from eval.run_dir import RunDir
+
     cluster, _ = start_cluster(2)
     try:
         finished(bench(tmp_path, cluster.address, model.base_url, "--limit", "3"))
     finally:
         cluster.shutdown()
-    local = subprocess.run([sys.executable, "-m", "agent", "bench", "--out", str(tmp_path / "run"), "--base-url",
-                            model.base_url, "--limit", "4", "--n", "2", "--k", "1", "--rounds", "1", "--sandbox",
-                            "docker"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert local.returncode == 2 and "another configuration (limit: 3 -> 4)" in local.stderr  # the same experiment
-    from eval.run_dir import RunDir
+    local = tmp_path / "local"
+    command = [sys.executable, "-m", "agent", "bench", "--base-url", model.base_url, "--limit", "3", "--n", "2",
+               "--k", "1", "--rounds", "1", "--sandbox", "docker"]
+    done = subprocess.run([*command, "--out", str(local)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
 
-    lines = RunDir(tmp_path / "run").load_attempts(repair=False)
-    assert len({(x.task_id, x.sample) for x in lines}) == 6 and all(x.node for x in lines)
+    def content(folder):
+        return sorted((x.task_id, x.sample, x.round, x.action, x.completion, x.feedback_passed, x.hidden_passed,
+                       x.hidden_result, x.final) for x in RunDir(folder).load_attempts(repair=False))
+
+    ray_lines = RunDir(tmp_path / "run").load_attempts(repair=False)
+    assert content(tmp_path / "run") == content(local) and len({(x.task_id, x.sample) for x in ray_lines}) == 6
+    assert all(x.node for x in ray_lines) and not any(x.node for x in RunDir(local).load_attempts(repair=False))
+    resumed = subprocess.run([*command, "--out", str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0 and "resuming the run" in resumed.stderr  # the same experiment, nothing left
 
 
 def test_an_unreachable_cluster_is_one_sentence(tmp_path, model):
