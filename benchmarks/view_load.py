@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from eval.environment import git_revision, machine  # noqa: E402
-from eval.view import view  # noqa: E402
+from agent.view import view  # noqa: E402
 from tests.browser import launch, open_page  # noqa: E402
 
 DEFAULT_RUNS = ["results/bench/d_n10_visible", "results/bench/search_b6000"]

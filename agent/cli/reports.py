@@ -106,7 +106,7 @@ def view(
     out_path: Annotated[Optional[Path], typer.Option("--out", help="the HTML file to write; default: view.html in the one folder given, else ./view.html")] = None,
 ) -> None:
     """One self-contained HTML page (no server, no network) to click through a run: pass@k, cost, every task's rounds and code."""
-    from eval.view import ViewError, view as write_view
+    from agent.view import ViewError, view as write_view
 
     for path in paths:
         if not path.is_dir():

@@ -68,7 +68,7 @@ def _solve_folder(out_dir: Optional[Path], name: str) -> Path:
 
 def _page(target: Path) -> Path | str:
     """The solve's page (`agent view`), beside its trace; a page that cannot be written is no failure."""
-    from eval.view import ViewError, view
+    from agent.view import ViewError, view
 
     try:
         return view([target])

@@ -101,6 +101,21 @@ def test_a_node_that_joins_mid_run_takes_work(tmp_path, model):
     assert any(line["node"].endswith(joined.node_id[:8]) for line in lines), "the new node ran nothing"
 
 
+def test_the_driver_killed_outright_resumes_without_losing_or_duplicating(tmp_path, model):
+    cluster, _ = start_cluster(2)
+    try:
+        process = bench(tmp_path, cluster.address, model.base_url, "--ray-samples-per-node", "2")
+        wait_until(lambda: len(attempts(tmp_path)) >= 4, process)
+        process.kill()  # SIGKILL: no clean-up of any kind
+        process.wait()
+        assert len({(x["task_id"], x["sample"]) for x in attempts(tmp_path) if x["final"]}) < 24
+        err = finished(bench(tmp_path, cluster.address, model.base_url))
+    finally:
+        cluster.shutdown()
+    assert "resuming the run" in err
+    assert_complete_once(attempts(tmp_path), 24)
+
+
 def test_a_ray_run_writes_what_a_local_run_writes(tmp_path, model):
     """The same model (scripted: the same reply every time) and the same problems: the
     Ray run's records hold the same content as the local run's, in the same format, and

@@ -11,7 +11,7 @@ from playwright.sync_api import sync_playwright
 
 from eval.report import candidates_by_round
 from eval.run_dir import RunDir
-from eval.view import view
+from agent.view import view
 from tests.browser import launch, open_page
 from tests.unit.test_view import make_run
 

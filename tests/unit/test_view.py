@@ -23,9 +23,9 @@ from eval.problems import Problem
 from eval.report import write_summary
 from eval.run_dir import RunDir
 from eval.sweep import SweepManifest, SweepPoint
-from eval.view import ViewError, page_data, render_page
-from eval.view.page import unpacked_data
-from eval.view.data import _covered, natural_key
+from agent.view import ViewError, page_data, render_page
+from agent.view.page import unpacked_data
+from agent.view.data import _covered, natural_key
 from sandbox import SandboxConfig, open_sandbox
 from tests.unit.test_controller import BAD, GOOD, PROMPT, TEST, FakeLLM
 

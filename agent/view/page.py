@@ -1,5 +1,5 @@
 """The run page: one self-contained HTML file (styles, scripts and data inlined; no
-request leaves it), rendered from `eval.view.data.PageData` with a Jinja template."""
+request leaves it), rendered from `agent.view.data.PageData` with a Jinja template."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from pathlib import Path
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
-from eval.view.data import PageData
+from agent.view.data import PageData
 
-JSDIFF_VERSION = "9.0.0"  # eval/view/assets/vendor/diff.min.js, from the npm package `diff`
+JSDIFF_VERSION = "9.0.0"  # agent/view/assets/vendor/diff.min.js, from the npm package `diff`
 DATA_SCRIPT = re.compile(r'<script id="page-data" type="application/gzip\+base64">([A-Za-z0-9+/=]*)</script>')
 
 
 def _asset(name: str) -> str:
-    return resources.files("eval.view").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("agent.view").joinpath("assets", name).read_text(encoding="utf-8")
 
 
 def packed_data(data: PageData) -> str:

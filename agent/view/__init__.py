@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.view.data import PageData, ViewError, page_data
-from eval.view.page import render_page, write_page
+from agent.view.data import PageData, ViewError, page_data
+from agent.view.page import render_page, write_page
 
 __all__ = ["PageData", "ViewError", "default_target", "page_data", "render_page", "view", "write_page"]
 
