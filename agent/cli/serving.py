@@ -41,6 +41,23 @@ def model_pull(
     out.print(f"{model}: {path}", highlight=False, soft_wrap=True)
 
 
+@model_app.command("quantize")
+def model_quantize(
+    model: Annotated[str, typer.Option(help="model name (pulled first if needed)")] = DEFAULT_MODEL,
+    force: Annotated[bool, typer.Option(help="make it again")] = False,
+    cache: CacheOption = None,
+) -> None:
+    """Make an int8 W8A8 checkpoint of the model (weights per channel, activations per token), offline, once."""
+    from agent.llm.models import ModelPullError, quantize
+    from agent.llm.server_env import ServerEnvError
+
+    try:
+        path = quantize(model, cache, say, force)
+    except (ModelPullError, ServerEnvError) as exc:
+        fail(str(exc))
+    out.print(f"{model} (int8 W8A8): {path}; serve it with `agent serve --quant int8`", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def serve(
     device: Annotated[Literal["auto", "cpu", "gpu"], typer.Option(help="auto, cpu or gpu")] = "auto",
@@ -51,6 +68,9 @@ def serve(
                                          "(offline; the model folder mounted read-only, removed when serve stops)")] = False,
     build_only: Annotated[bool, typer.Option("--build-only", help="with --docker: build the server image "
                                              "(tagged repair-agent-server:latest, which compose.yaml runs) and exit")] = False,
+    quant: Annotated[Literal["auto", "none", "int8"], typer.Option(help="auto: what this CPU serves fastest "
+                                                                    "(printed with the reason); int8: the W8A8 checkpoint (made once)")] = "auto",
+    dtype: Annotated[Literal["auto", "float32", "bfloat16"], typer.Option(help="auto: from this CPU's features (printed)")] = "auto",
     cache: CacheOption = None,
 ) -> None:
     """Run vLLM's OpenAI-compatible server in the foreground until interrupted."""
@@ -61,7 +81,8 @@ def serve(
     if build_only:
         _build_server_image(cache)
         return
-    server = _start(ServerConfig(device=device, model=model, port=port, host=host, cache=cache), docker)
+    server = _start(ServerConfig(device=device, model=model, port=port, host=host, cache=cache, quant=quant,
+                                 dtype=dtype), docker)
     try:
         out.print(f"serving {server.model} at {server.base_url} (log: {server.log}); Ctrl-C stops it",
                   highlight=False, soft_wrap=True)

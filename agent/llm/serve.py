@@ -37,6 +37,8 @@ class ServerConfig(BaseModel):
     kv_cache_gib: int = Field(2, ge=1, description="VLLM_CPU_KVCACHE_SPACE on CPU")
     startup_timeout: float = 600.0
     cache: str | None = None
+    quant: Literal["auto", "none", "int8"] = Field("auto", description="auto: what this CPU serves fastest")
+    dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="auto: from this CPU's features")
 
     @property
     def base_url(self) -> str:
@@ -79,6 +81,16 @@ def resolve_model_path(config: ServerConfig, device: Device, say: Callable[[str]
         if not (local / "config.json").is_file():
             raise ServeError(f"model folder {local} has no config.json")
         return str(local.resolve()), local.name
+    if config.quant == "int8" or (config.quant == "auto" and device == "cpu"
+                                  and cpu_choice(cpu_flags()).quant == "int8"):
+        if config.model != DEFAULT_MODEL and ready_path(config.model, config.cache) is None:
+            raise ServeError(f"--quant int8 quantizes a pulled model; pull {config.model} first")
+        from agent.llm.models import quantize
+
+        try:
+            return str(quantize(config.model, config.cache, say)), config.model
+        except ModelPullError as exc:
+            raise ServeError(str(exc)) from None
     pulled = ready_path(config.model, config.cache)
     if pulled is None:
         if config.model != DEFAULT_MODEL and device == "gpu":
@@ -90,22 +102,58 @@ def resolve_model_path(config: ServerConfig, device: Device, say: Callable[[str]
     return str(pulled), config.model
 
 
-def cpu_dtype() -> str:
-    """fp32 on CPU unless it has AMX. Measured here: on an AVX2-only EPYC oneDNN builds no
-    bf16 matmul and vLLM's fallback gave 5 to 8 tokens/s whatever the batch; on a Xeon with
-    AVX512-BF16 but no AMX, fp32 generated 1.2 to 1.4 times faster than bf16 at 32 and 64
-    sequences in flight (results/server_levers*.json). AMX was not measured; vLLM's CPU
-    guide recommends bf16 there."""
+class CpuChoice(BaseModel):
+    """How the server runs on this CPU, and why (`agent serve` prints `line`)."""
+
+    dtype: Literal["float32", "bfloat16"]
+    quant: Literal["none", "int8"]
+    features: list[str]
+    reason: str
+
+    @property
+    def line(self) -> str:
+        quant = "int8 W8A8" if self.quant == "int8" else "no int8"
+        return (f"CPU features {', '.join(self.features) or 'none of AVX2, AVX-512, VNNI, AMX'}: {self.dtype}, "
+                f"{quant} ({self.reason}; --dtype and --quant override)")
+
+
+_FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8")
+
+
+def cpu_flags() -> str:
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
-        return "float32"
-    return "bfloat16" if re.search(r"\bamx_bf16\b", flags) else "float32"
+        return ""
+
+
+def cpu_choice(flags: str, dtype: str = "auto", quant: str = "auto") -> CpuChoice:
+    """bf16 only with AMX, else fp32; int8 only when asked. Measured here: on an AVX2-only
+    EPYC oneDNN builds no bf16 matmul (5 to 8 tokens/s whatever the batch), and a W8A8
+    checkpoint generated at 0.59x fp32's rate (no int8 dot product); on a Xeon with
+    AVX512-BF16 but no AMX, fp32 ran 1.2 to 1.4 times faster than bf16 (results/). AMX and
+    VNNI were not measured: vLLM's CPU guide recommends bf16 with AMX, and int8 waits for a
+    measurement there (benchmarks/int8_throughput.py)."""
+    found = [f for f in _FEATURES if re.search(rf"\b{f}\b", flags)]
+    reasons = []
+    if dtype == "auto":
+        dtype = "bfloat16" if "amx_bf16" in found else "float32"
+        reasons.append("bf16 with AMX" if dtype == "bfloat16" else "fp32 beats bf16 without AMX")
+    if quant == "auto":
+        quant = "none"
+        int8_units = {"avx512_vnni", "avx_vnni", "amx_int8"} & set(found)
+        reasons.append("int8 not yet measured on a CPU with " + ", ".join(sorted(int8_units)) if int8_units
+                       else "int8 ran at 0.59x fp32 without an int8 dot product")
+    return CpuChoice(dtype=dtype, quant=quant, features=found, reason="; ".join(reasons) or "as given")
+
+
+def cpu_dtype() -> str:
+    return cpu_choice(cpu_flags()).dtype
 
 
 def vllm_arguments(model_path: str, name: str, config: ServerConfig, device: Device = "cpu") -> list[str]:
     """vLLM's server arguments but where it listens: the same on the host and in a container."""
-    dtype = cpu_dtype() if device == "cpu" else "auto"
+    dtype = cpu_choice(cpu_flags(), config.dtype, config.quant).dtype if device == "cpu" else config.dtype
     return [
         "--model", model_path, "--served-model-name", name,
         "--max-model-len", str(config.max_model_len), "--dtype", dtype,
@@ -179,6 +227,8 @@ def start_server(config: ServerConfig, say: Callable[[str], None] = print) -> Ru
     python = ensure_server_env(device, say, config.cache)
     log = cache_dir(config.cache) / "logs" / f"vllm-{config.port}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    if device == "cpu":
+        say(cpu_choice(cpu_flags(), config.dtype, config.quant).line)
     say(f"starting vLLM on {device.upper()} with {name} (log: {log}); on CPU the first start takes about 2 minutes (compiling the model), later ones about 1 minute (the compiled model is cached)")
     with open(log, "w") as handle:
         process = subprocess.Popen(
