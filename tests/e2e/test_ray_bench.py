@@ -8,11 +8,13 @@ import json
 import subprocess
 import sys
 
+import pytest
 from ray.cluster_utils import Cluster
 
 from tests.integration.test_ray_bench import ROOT, assert_complete_once, attempts, finished, wait_until
 
 
+@pytest.mark.timeout(1500)
 def test_a_ray_bench_survives_its_worker_node_killed(tmp_path, base_url):
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     worker = cluster.add_node(num_cpus=1)

@@ -19,6 +19,7 @@ from ray.cluster_utils import Cluster
 from tests.unit.scripted_server import ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(400)  # a hung cluster fails the test, not the whole suite
 
 
 @pytest.fixture
