@@ -14,9 +14,10 @@ AMX = VNNI + " amx_bf16 amx_int8 amx_tile"
 def test_the_default_follows_what_was_measured():
     assert (cpu_choice(AVX2).dtype, cpu_choice(AVX2).quant) == ("float32", "none")
     assert "0.59x" in cpu_choice(AVX2).reason  # int8 lost without an int8 dot product
-    assert (cpu_choice(VNNI).dtype, cpu_choice(VNNI).quant) == ("float32", "none")
-    assert "not yet measured" in cpu_choice(VNNI).reason
-    assert cpu_choice(AMX).dtype == "bfloat16" and "amx_int8" in cpu_choice(AMX).line
+    assert (cpu_choice(VNNI).dtype, cpu_choice(VNNI).quant) == ("float32", "int8")  # int8 won both there
+    assert "1.8x" in cpu_choice(VNNI).reason
+    assert (cpu_choice(AMX).dtype, cpu_choice(AMX).quant) == ("bfloat16", "int8")
+    assert cpu_choice(VNNI, quant="none").quant == "none"  # the override
 
 
 def test_an_override_stays_possible_and_is_said():
