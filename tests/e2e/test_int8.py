@@ -39,6 +39,11 @@ def test_an_int8_checkpoint_is_made_once_and_served():
         assert re.search(r"Selected \w*Int8\w* for CompressedTensorsW8A8Int8", log), "vLLM chose no int8 kernel"
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            process.send_signal(signal.SIGTERM)  # `serve` stops vLLM (its own process group) on the way out
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
     assert "int8 W8A8" in process.stderr.read()  # the choice line, said
+    assert not subprocess.run(["pgrep", "-f", f"--port {port} "], capture_output=True).stdout  # nothing left
