@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -21,14 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.server_start import free_port  # noqa: E402
 from agent.llm.serve import ServerConfig, cpu_choice, cpu_flags, start_server  # noqa: E402
 from eval.environment import git_revision, machine  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 SEARCH = ["--dataset", str(ROOT / "results" / "datasets" / "humaneval_heldout_every3.jsonl"), "--policy", "search",

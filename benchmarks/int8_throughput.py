@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import re
-import socket
 import sys
 import time
 from pathlib import Path
@@ -23,15 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.server_start import free_port  # noqa: E402
 from agent.llm.serve import ServerConfig, cpu_choice, cpu_flags, start_server  # noqa: E402
 from benchmarks.llm_throughput import measure  # noqa: E402
 from eval.environment import git_revision, machine  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run(quant: str, levels: list[int], max_tokens: int, repeats: int) -> dict:

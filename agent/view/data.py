@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agent.trace_events import TraceError, TraceEvent, parse_event
 from eval.records import RoundRecord
-from eval.report import RunSummary, summarize_run
+from eval.report import summarize_run
 from eval.run_dir import RUN, TRACE, RunDir, RunDirError
 
 PAGE_SCHEMA = 1
@@ -287,11 +287,6 @@ def time_split(tasks: list[TaskView], lines: list[RoundRecord]) -> TimeSplit:
 # ---------------------------------------------------------------------- runs
 
 
-def _summary(folder: Path) -> RunSummary:
-    """The run's figures as `agent report` writes them to summary.json, computed from its attempts."""
-    return summarize_run(folder)
-
-
 def bench_run(folder: Path, strings: Strings) -> RunView:
     if not (folder / RUN).is_file():
         raise ViewError(f"{folder} holds neither {RUN} (a bench run) nor result.json (a solve)")
@@ -301,7 +296,7 @@ def bench_run(folder: Path, strings: Strings) -> RunView:
     trace = trace_file(folder)
     events = read_events(trace) if trace else None
     tasks = tasks_of(lines, events, strings)
-    summary = _summary(folder)
+    summary = summarize_run(folder)  # the figures `agent report` writes to summary.json
     solver = info.experiment.solver
     extra = info.model_extra or {}
     sessions = directory.sessions()
