@@ -48,6 +48,9 @@ class SolverConfig(BaseModel):
     consensus_margin: int = Field(2, ge=1, description="search: stop once the leading cluster passes the examples "
                                                        "and has this many members more than the next")
     input_timeout: float = Field(1.0, gt=0, description="search: seconds per input when comparing candidates")
+    prefill: bool = Field(True, description="search: begin each answer with the prompt's code and each test "
+                                            "proposal with `assert`, so the model writes only what is new "
+                                            "(vLLM's continue_final_message; off for servers without it)")
 
     @model_validator(mode="after")
     def _oracle_needs_feedback(self) -> "SolverConfig":
@@ -67,6 +70,7 @@ class SolverDescription(SolverConfig):
     model_config = ConfigDict(extra="allow")
 
     model: str = ""
+    prefill: bool = Field(False, description="runs recorded before the option existed did not prefill")
 
 
 def ignored_options(config_policy: str, given: set[str]) -> list[str]:

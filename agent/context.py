@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 import prompts
+from agent import prefill
 from agent.config import SolverConfig
 from agent.extract import extract_completion
 from agent.llm.client import Completion
@@ -77,11 +78,22 @@ class RunContext:
     def task(self) -> dict[str, str]:
         return {"role": "user", "content": prompts.render(self.family, "generate", prompt=self.problem.prompt)}
 
-    async def ask(self, messages: list[dict[str, Any]], node: str, round_: int, **options: Any
-                  ) -> tuple[Completion, Usage]:
-        """One model request, traced in full (messages, replies, tool calls, tokens)."""
+    @cached_property
+    def answer_prefix(self) -> str | None:
+        """How answers begin when the configuration prefills them (None: the model writes them whole)."""
+        return prefill.answer_prefix(self.problem.prompt, self.problem.entry_point) if self.config.prefill else None
+
+    async def ask(self, messages: list[dict[str, Any]], node: str, round_: int, prefix: str | None = None,
+                  **options: Any) -> tuple[Completion, Usage]:
+        """One model request, traced in full (messages, replies, tool calls, tokens). With a
+        `prefix` the reply continues an answer begun with it (`agent.prefill`) and each
+        choice's text is returned whole, prefix included."""
         for key, value in prompts.request_options(self.family).items():
             options.setdefault(key, value)
+        if prefix is not None:
+            messages = [*messages, {"role": "assistant", "content": prefix}]
+            options["extra_body"] = {**(options.get("extra_body") or {}), **prefill.SERVER_OPTIONS}
+            options.setdefault("stop", prefill.STOP)
         started = time.monotonic()
         options.setdefault("max_tokens", self.config.max_tokens)
         reply = await self.llm.chat(messages, site=node, **options)
@@ -90,6 +102,9 @@ class RunContext:
             tool_calls=[[t.model_dump() for t in c.tool_calls] for c in reply.choices],
             tokens=Tokens(prompt=reply.prompt_tokens, completion=reply.completion_tokens),
             options={k: v for k, v in options.items() if k != "tools"}), time.monotonic() - started)
+        if prefix is not None:
+            reply = reply.model_copy(update={"choices": [c.model_copy(update={"text": prefix + c.text})
+                                                         for c in reply.choices]})
         return reply, Usage(prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
 
     def candidates_from(self, reply: Completion) -> list[Candidate]:

@@ -232,8 +232,7 @@ def _samples(run_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
             if record.kept_previous or event is None or not event.replies:
                 continue
             index = chosen.get((task, sample, record.round), 0)
-            entry["turns"].append(Turn(record=record, messages=[Message(**_message(m)) for m in event.messages],
-                                       reply=_reply(event, index)))
+            entry["turns"].append(_turn(record, event, index))
     return out
 
 
@@ -251,8 +250,18 @@ def _drawing_turn(record: RoundRecord, events: list[ModelCall], final: str) -> T
         return None
     event, index = replies[position]
     produced = record.model_copy(update={"completion": final, "drawn": []})
-    return Turn(record=produced, messages=[Message(**_message(m)) for m in event.messages],
-                reply=_reply(event, index))
+    return _turn(produced, event, index)
+
+
+def _turn(record: RoundRecord, event: ModelCall, index: int) -> Turn:
+    """A request and one of its replies; an answer the request began for the model (a
+    prefilled assistant message, `agent.prefill`) is given back to the reply, whole."""
+    messages = [Message(**_message(m)) for m in event.messages]
+    reply = _reply(event, index)
+    if messages and messages[-1].role == "assistant" and not messages[-1].tool_calls and not reply.tool_calls:
+        begun = messages.pop()
+        reply = reply.model_copy(update={"content": (begun.content or "") + (reply.content or "")})
+    return Turn(record=record, messages=messages, reply=reply)
 
 
 def _message(raw: dict[str, Any]) -> dict[str, Any]:

@@ -197,6 +197,7 @@ async def _bench_one(plan: BenchPlan, llm, box, client, concurrency: int, displa
 
 def prepare_run(plan: BenchPlan, described, client, concurrency: int, **extra: Any):
     """The plan's run directory, made or checked against the experiment; says when resuming."""
+    from agent.llm.served import served_model
     from eval.bench import experiment_of
     from eval.environment import git_revision, machine
     from eval.problems import dev_split
@@ -204,14 +205,15 @@ def prepare_run(plan: BenchPlan, described, client, concurrency: int, **extra: A
 
     config, run_dir = plan.config, RunDir(plan.out_dir)
     command = " ".join(["agent", *sys.argv[1:]])
+    served = served_model(client.base_urls[0], client.model, client.api_key).model_dump()
     experiment = experiment_of(config, plan.digest, described, plan.format)
     resuming = run_dir.prepare(experiment, {
         "ks": config.ks, "problems_total": len(plan.problems), "dev_split": dev_split(config.dataset),
         "skipped_records": len(plan.skipped),
         "command": command, "machine": machine(), "revision": git_revision(),
-        "base_url": ",".join(client.base_urls), "concurrency": concurrency,
+        "base_url": ",".join(client.base_urls), "concurrency": concurrency, "served": served,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra})
-    run_dir.update_info(ks=config.ks, last_command=command, **extra)
+    run_dir.update_info(ks=config.ks, last_command=command, served=served, **extra)
     if resuming:
         say(f"resuming the run in {plan.out_dir}")
     return run_dir

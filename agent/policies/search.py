@@ -18,6 +18,7 @@ from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
 import prompts
+from agent import prefill
 from agent.consensus import Selection, behaviour_of, select
 from agent.context import RunContext, unrecorded
 from agent.extract import parse_asserts
@@ -49,6 +50,7 @@ async def choose_inputs(ctx: RunContext, visible: list[str]) -> tuple[list[TestI
         message = {"role": "user", "content": prompts.render(ctx.family, "self_tests", prompt=ctx.problem.prompt,
                                                              entry_point=ctx.problem.entry_point)}
         reply, usage = await ctx.ask([ctx.system(), message], "prepare", 0, temperature=0.0,
+                                     prefix=prefill.tests_prefix() if ctx.config.prefill else None,
                                      max_tokens=min(MODEL_TEST_TOKENS, ctx.config.max_tokens))
         proposed = parse_asserts(reply.choices[0].text, ctx.problem.entry_point)
     inputs = gather_inputs(ctx.problem.prompt, ctx.problem.entry_point, visible, proposed, ctx.config.inputs)
@@ -86,7 +88,8 @@ async def draw(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any
     round_ = state.get("round", 0)
     started = time.monotonic()
     temperature = ctx.sampling_temperature(True)
-    requests = [ctx.ask([ctx.system(), ctx.task()], "draw", round_, n=ctx.config.candidates, temperature=temperature)]
+    requests = [ctx.ask([ctx.system(), ctx.task()], "draw", round_, n=ctx.config.candidates, temperature=temperature,
+                        prefix=ctx.answer_prefix)]
     feedback_text = counterexample_feedback(ctx, state) if round_ > 0 else None
     if feedback_text is not None:
         selection, pool = state["selection"], state.get("pool") or []
@@ -96,7 +99,7 @@ async def draw(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any
         text = prompts.render(ctx.family, "repair", feedback=feedback_text, oracle=False)
         ctx.tracer.emit(Feedback(node="draw", round=round_, message=text))
         messages = [ctx.system(), ctx.task(), {"role": "assistant", "content": shown}, {"role": "user", "content": text}]
-        requests.append(ctx.ask(messages, "draw", round_, n=1, temperature=temperature))
+        requests.append(ctx.ask(messages, "draw", round_, n=1, temperature=temperature, prefix=ctx.answer_prefix))
     replies = await asyncio.gather(*requests)
     candidates = [c for reply, _ in replies for c in ctx.candidates_from(reply)]
     usage = sum((u for _, u in replies), Usage())
@@ -182,7 +185,7 @@ class SearchPolicy:
     name: ClassVar[str] = "search"
     reads: ClassVar[frozenset[str]] = frozenset({"rounds", "candidates", "temperature", "search_temperature",
                                                  "token_budget", "time_budget", "inputs", "propose_tests",
-                                                 "consensus_margin", "input_timeout"})
+                                                 "consensus_margin", "input_timeout", "prefill"})
     nodes_per_round: ClassVar[int] = 2
     shares_first_round: ClassVar[bool] = False
 

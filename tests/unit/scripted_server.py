@@ -11,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class ScriptedServer:
     def __init__(self, replies: list[str], model: str = "scripted", default: str = "no more script",
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, root: str | None = None) -> None:
         self.replies, self.model, self.requests, self.default = list(replies), model, [], default
+        self.root = root  # the model folder /v1/models reports, as vLLM does
         self.delay = delay  # seconds each chat request takes
         server = self
 
@@ -29,7 +30,10 @@ class ScriptedServer:
                 self.wfile.write(data)
 
             def do_GET(self):
-                self._send({"object": "list", "data": [{"id": server.model, "object": "model", "owned_by": "test"}]})
+                card = {"id": server.model, "object": "model", "owned_by": "test"}
+                if server.root is not None:
+                    card["root"] = server.root
+                self._send({"object": "list", "data": [card]})
 
             def do_POST(self):
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -103,18 +103,21 @@ def test_a_split_never_leaks_the_other_part(run_dir, tmp_path):
     assert held_out == [] and summary.samples == 0
 
 
-def test_a_search_run_exports_the_reply_that_drew_its_answer(tmp_path):
+@pytest.mark.parametrize("prefilled", [False, True])
+def test_a_search_run_exports_the_reply_that_drew_its_answer(tmp_path, prefilled):
     """A search round's candidates come from a fresh request and, when the answer fails an
-    example, a repair: the exported turn is the request and reply that drew the answer."""
-    from tests.unit.test_search import TESTS
+    example, a repair: the exported turn is the request and reply that drew the answer. An
+    answer begun for the model (prefill) is exported whole, as the assistant's turn."""
+    from tests.unit.test_search import BODY_BAD, BODY_GOOD, TESTS
 
     dataset = tmp_path / "data.jsonl"
     dataset.write_text(json.dumps({"task_id": "demo/median", "entry_point": "median", "prompt": PROMPT,
                                    "test": TEST}) + "\n")
     config = BenchConfig(dataset=str(dataset), n=1, ks=[1], solver=SolverConfig(policy="search", candidates=3,
-                                                                                 rounds=2))
+                                                                                 rounds=2, prefill=prefilled))
     problems, digest, *_ = load_dataset(config)
-    script = [[TESTS], [BAD, BAD, BAD], [BAD, GOOD, GOOD], [BAD]]
+    bad, good = (BODY_BAD, BODY_GOOD) if prefilled else (BAD, GOOD)
+    script = [[TESTS], [bad, bad, bad], [bad, good, good], [bad]]
     with open_sandbox(SandboxConfig(backend="process", workers=2), say=lambda m: None) as box:
         solver = Solver(FakeLLM(script), box, config.solver, "qwen2.5-coder", run_name="s")
         directory = RunDir(tmp_path / "run")
@@ -124,8 +127,9 @@ def test_a_search_run_exports_the_reply_that_drew_its_answer(tmp_path):
     assert [r.drawn_passed for r in records] == [0, 2] and records[-1].hidden_passed
     summary, lines = export(directory.path, tmp_path)
     (example,) = [SFTExample.model_validate(line, strict=True) for line in lines]
-    assert example.messages[-1].content == GOOD and [m.role for m in example.messages] == ["system", "user",
-                                                                                             "assistant"]
+    whole = "```python\n" + PROMPT + BODY_GOOD if prefilled else GOOD
+    assert example.messages[-1].content == whole and [m.role for m in example.messages] == ["system", "user",
+                                                                                              "assistant"]
     assert example.metadata.round == 1
     assert export(directory.path, tmp_path, format="preference")[0].examples == 0  # no per-reply verdicts
 

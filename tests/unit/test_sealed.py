@@ -17,7 +17,7 @@ from agent.trace import Tracer
 from eval.problems import Problem
 from sandbox import SandboxConfig, open_sandbox
 from tests.unit.test_controller import PROMPT, TEST, FakeLLM
-from tests.unit.test_search import BAD, GOOD, GOOD_TOO, TESTS
+from tests.unit.test_search import BAD, BODY_BAD, BODY_GOOD, GOOD, GOOD_TOO, TESTS
 
 MARKER = "sealed-marker-91c4"
 HOSTILE_TEST = f"import no_such_module_91c4  # {MARKER}\n" + TEST
@@ -52,8 +52,10 @@ def without_hidden(value):
 SCRIPTS = {
     "repair": ([[BAD], [BAD], [GOOD]], {"rounds": 3}),
     "search": ([[TESTS], [BAD, BAD, BAD], [GOOD, BAD, BAD], [GOOD]], {"policy": "search", "candidates": 3,
-                                                                    "rounds": 3, "consensus_margin": 3}),
-    "search-consensus": ([[TESTS], [GOOD, GOOD_TOO, BAD]], {"policy": "search", "candidates": 3}),
+                                                                    "rounds": 3, "consensus_margin": 3,
+                                                                    "prefill": False}),
+    "search-consensus": ([[TESTS], [GOOD, GOOD_TOO, BAD]], {"policy": "search", "candidates": 3, "prefill": False}),
+    "search-prefilled": ([[TESTS], [BODY_GOOD, BODY_GOOD, BODY_BAD]], {"policy": "search", "candidates": 3}),
 }
 
 

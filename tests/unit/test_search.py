@@ -12,6 +12,7 @@ import pytest
 from agent.config import SolverConfig
 from agent.consensus import Behaviour, select
 from agent.graph import build_graph
+from agent.prefill import answer_prefix
 from agent.inputs import (TestInput, claimed_value, fits, gather_inputs, literal_calls, matches, mutations,
                           signature_of, signature_values)
 from agent.solver import Solver
@@ -189,7 +190,7 @@ def sandbox():
 def search(sandbox, script, **config):
     llm, tracer = FakeLLM(script), Tracer(task="median")
     problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")
-    settings = {"policy": "search", "candidates": 3, "rounds": 3, **config}
+    settings = {"policy": "search", "candidates": 3, "rounds": 3, "prefill": False, **config}
     result = asyncio.run(Solver(llm, sandbox, SolverConfig(**settings), "qwen2.5-coder").solve(problem, tracer))
     return result, llm, tracer
 
@@ -228,6 +229,37 @@ def test_search_keeps_within_its_token_budget(sandbox):
 def test_search_without_model_tests_asks_nothing_extra(sandbox):
     result, llm, _ = search(sandbox, [[GOOD, GOOD, GOOD]], propose_tests=False)
     assert result.solved and len(llm.requests) == 1
+
+
+BODY_GOOD = "    s = sorted(xs)\n    n = len(s)\n    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2"
+BODY_BAD = "    return sorted(xs)[len(xs) // 2]"
+
+
+def test_prefilled_answers_are_bodies_after_the_prompt(sandbox):
+    # the server continues the answer begun with the prompt's code and stops where the block closes
+    tests = "median([1]) == 1\nassert median([1, 3]) == 2"
+    result, llm, tracer = search(sandbox, [[tests], [BODY_GOOD, BODY_GOOD, BODY_BAD]], prefill=True)
+    proposal, draw = llm.requests
+    assert proposal["messages"][-1] == {"role": "assistant", "content": "```python\nassert "}
+    assert draw["messages"][-1] == {"role": "assistant", "content": "```python\n" + PROMPT}
+    for request in (proposal, draw):
+        assert request["extra_body"] == {"continue_final_message": True, "add_generation_prompt": False}
+        assert request["stop"] == ["\n```"]
+    assert result.solved and result.stop_reason == "consensus" and result.rounds[0].cluster_size == 2
+    assert result.rounds[0].drawn[0].endswith(BODY_GOOD + "\n") and '"""Median of xs.' in result.rounds[0].drawn[0]
+    inputs = next(e for e in tracer.events if e.kind == "inputs")
+    assert inputs.proposed == ["assert median([1]) == 1", "assert median([1, 3]) == 2"]
+    assert next(e for e in tracer.events if e.node == "draw").replies[0] == BODY_GOOD  # traced as the model wrote it
+
+
+@pytest.mark.parametrize("prompt", [
+    '"""Write a function median.\nassert median([1, 2, 3]) == 2\n"""\n',  # MBPP+: a module docstring, no def
+    "Return the median of a list of numbers.",  # prose
+    'def median(xs):\n    """Median."""\n    xs = sorted(xs)\n',  # a body already begun
+    'def helper():\n    """Help."""\n',  # ends in another function
+])
+def test_prompts_that_do_not_end_in_the_signature_are_not_prefilled(prompt):
+    assert answer_prefix(prompt, "median") is None
 
 
 def test_search_refuses_hidden_feedback():
