@@ -305,6 +305,7 @@ def bench_run(folder: Path, strings: Strings) -> RunView:
             "problems": f"{summary.problems} of {summary.problems_total or '?'}" + ("" if summary.complete else
                                                                                      " (incomplete run)"),
             "samples per problem": str(info.n), "machine": info.machine or "?",
+            "weights": _weights(extra.get("served")),
             "started": str(extra.get("created", sessions[0].get("started", "?") if sessions else "?")),
             "sessions": str(len(sessions)), "revision": str(extra.get("revision", "?")),
             "command": str(extra.get("last_command") or info.command or "?"),
@@ -312,6 +313,14 @@ def bench_run(folder: Path, strings: Strings) -> RunView:
     return RunView(name=folder.name, path=str(folder), kind="bench", oracle=summary.oracle, head=head,
                    settings=solver.model_dump(), summary=summary.model_dump(mode="json"),
                    time=time_split(tasks, lines), traced=events is not None, tasks=tasks)
+
+
+def _weights(served: Any) -> str:
+    """What run.json says the server served (runs before it recorded that: unknown)."""
+    if not isinstance(served, dict) or not served.get("root"):
+        return "not recorded"
+    quantization = served.get("quantization")
+    return f"{served['root']} ({'quantization ' + quantization if quantization else 'quantization unknown'})"
 
 
 def solve_run(folder: Path, strings: Strings) -> RunView:

@@ -144,3 +144,12 @@ def test_search_policy(tmp_path, base_url):
     members = sorted(m for c in observed[-1]["clusters"] for m in c["members"])
     assert members == list(range(len(drawn)))  # every candidate in exactly one cluster
     assert observed[-1]["reason"] == rounds[-1]["selected_by"]
+    # prefilled (the default): the real server continued the begun answers, so no reply
+    # restates the prompt: the proposal goes on from `assert `, each draw from inside the body
+    calls = [e for e in trace if e["kind"] == "model_call"]
+    proposal, draws = calls[0], [c for c in calls if c["node"] == "draw"]
+    assert proposal["messages"][-1] == {"role": "assistant", "content": "```python\nassert "}
+    assert "longest(" in proposal["replies"][0].splitlines()[0]
+    for call in draws:
+        assert call["messages"][-1]["role"] == "assistant" and call["messages"][-1]["content"].endswith('"""\n')
+        assert all("def longest(" not in reply and not reply.lstrip().startswith("```") for reply in call["replies"])

@@ -59,3 +59,7 @@ def test_a_bench_run_records_the_weights_it_was_served(tmp_path):
     assert result.exit_code == 0, result.output
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["served"] == {"name": "m", "root": str(tmp_path / "weights"), "quantization": INT8_LINE}
+    from agent.view.data import page_data
+
+    (view,) = page_data([tmp_path / "run"]).runs
+    assert view.head["weights"] == f"{tmp_path / 'weights'} (quantization {INT8_LINE})"
