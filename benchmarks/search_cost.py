@@ -8,8 +8,9 @@ on all problems, on the development split run.json names and on the rest (held o
 generated tokens per problem; why samples stopped. Where the run kept its trace, the
 tokens are split by what bought them (the proposed tests, the first batch, later batches,
 repairs) for problems solved by the first batch, solved later, and never solved. The plot
-is pass@1 against tokens per problem, one point per run, with the two targets of the
-token-cost issue (75.0% at 2,000 tokens, 78% at 3,000) marked.
+is pass@1 against tokens per problem, one point per run (dotted from each: every sample cut
+after round 0, 1, ..., from summary.json), with the two targets of the token-cost issue
+(75.0% at 2,000 tokens, 78% at 3,000) marked.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def measure(label: str, run_dir: Path) -> dict:
         outcome[key[0]] = ("never solved" if not finals[key].hidden_passed else
                            "solved by the first batch" if first.hidden_passed else "solved later")
     solver = info.experiment.solver
+    summary = json.loads((run_dir / "summary.json").read_text())
+    through = [[summary["tokens_by_round"][r], round(100 * summary["pass_at_k"][r]["1"], 1)]
+               for r in sorted(summary["tokens_by_round"], key=int) if r in summary["pass_at_k"]]
     return {
         "label": label, "dir": str(run_dir), "problems": info.problems_total, "samples": len(finals),
         "pass@1": share(finals), "pass@1_dev": share(k for k in finals if k[0] in dev),
@@ -87,6 +91,7 @@ def measure(label: str, run_dir: Path) -> dict:
         "tokens_per_problem": round(sum(tokens.values()) / len(finals), 1),
         "tokens_per_problem_dev": round(sum(v for k, v in tokens.items() if k[0] in dev) /
                                         max(1, sum(k[0] in dev for k in finals)), 1),
+        "through_each_round": through,
         "stop_reasons": dict(Counter(r.stop_reason for r in finals.values()).most_common()),
         "by_outcome": trace_split(run_dir, outcome),
         "solver": {k: getattr(solver, k, None) for k in ("policy", "candidates", "rounds", "token_budget",
@@ -110,7 +115,9 @@ def plot(results: list[dict], target: Path) -> None:
         runs = sorted(runs, key=lambda r: r["tokens_per_problem"])
         axis.plot([r["tokens_per_problem"] for r in runs], [r["pass@1"] for r in runs], marker="o",
                   color=f"C{index}", label=name)
-        for r in runs:
+        for r in runs:  # every sample cut after round 0, 1, ...: what a smaller --rounds would have bought
+            xs, ys = zip(*r["through_each_round"])
+            axis.plot(xs, ys, color=f"C{index}", linestyle=":", linewidth=0.8, alpha=0.7)
             axis.annotate(r["label"].split(" ", 1)[-1], (r["tokens_per_problem"], r["pass@1"]), fontsize=7,
                           textcoords="offset points", xytext=(4, -10))
     for tokens, quality in TARGETS:
@@ -122,7 +129,7 @@ def plot(results: list[dict], target: Path) -> None:
     axis.set_ylabel("pass@1 on the hidden tests, %")
     axis.set_title("search on HumanEval (164): pass@1 against generation cost")
     axis.set_xlim(0, max(3500, max(r["tokens_per_problem"] for r in results) * 1.1))
-    axis.set_ylim(55, 90)
+    axis.set_ylim(min(55, min(r["pass@1"] for r in results) - 5), 100)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
