@@ -45,11 +45,11 @@ def bought_by(call: dict) -> str:
 
 
 def trace_split(run_dir: Path, outcome: dict[str, str]) -> dict | None:
-    path = run_dir / "trace.jsonl"
-    if not path.exists():
+    plain, packed = run_dir / "trace.jsonl", run_dir / "trace.jsonl.gz"
+    if not plain.exists() and not packed.exists():
         return None
     spent: dict[str, Counter] = defaultdict(Counter)
-    for line in path.open(encoding="utf-8"):
+    for line in (plain.open(encoding="utf-8") if plain.exists() else gzip.open(packed, "rt", encoding="utf-8")):
         event = json.loads(line)
         if event.get("kind") == "model_call" and event["task"] in outcome:
             spent[outcome[event["task"]]][bought_by(event)] += event["tokens"]["completion"]
@@ -109,6 +109,8 @@ def plot(results: list[dict], target: Path) -> None:
 
     figure, axis = plt.subplots(figsize=(6.6, 4.4))
     groups: dict[str, list[dict]] = defaultdict(list)
+    size = max(r["problems"] for r in results)
+    results = [r for r in results if r["problems"] == size]  # a subset's run is in the JSON, not on this plot
     for result in results:
         groups[result["label"].split(" ")[0]].append(result)
     for index, (name, runs) in enumerate(groups.items()):
@@ -123,13 +125,13 @@ def plot(results: list[dict], target: Path) -> None:
     for tokens, quality in TARGETS:
         axis.plot([0, tokens], [quality, quality], color="grey", linestyle=":", linewidth=1)
         axis.plot([tokens, tokens], [quality, 100], color="grey", linestyle=":", linewidth=1)
-        axis.annotate(f"target: ≥{quality:g}% at ≤{tokens:,} tokens", (tokens, quality), fontsize=7,
-                      color="grey", textcoords="offset points", xytext=(-150, 4))
+        axis.annotate(f"target: ≥{quality:g}% at ≤{tokens:,} tokens", (40, quality), fontsize=7,
+                      color="grey", textcoords="offset points", xytext=(0, 3))
     axis.set_xlabel("generated tokens per problem")
     axis.set_ylabel("pass@1 on the hidden tests, %")
-    axis.set_title("search on HumanEval (164): pass@1 against generation cost")
+    axis.set_title(f"search, {size} problems: pass@1 against generation cost")
     axis.set_xlim(0, max(3500, max(r["tokens_per_problem"] for r in results) * 1.1))
-    axis.set_ylim(min(55, min(r["pass@1"] for r in results) - 5), 100)
+    axis.set_ylim(min(55, min(r["pass@1"] for r in results) - 5), min(100, max(r["pass@1"] for r in results) + 8))
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
