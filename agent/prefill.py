@@ -14,6 +14,7 @@ import ast
 
 FENCE = "```python\n"
 STOP = ["\n```"]
+TESTS_PREFIX = FENCE + "assert "  # the test proposal's start
 SERVER_OPTIONS = {"continue_final_message": True, "add_generation_prompt": False}
 
 
@@ -28,12 +29,6 @@ def answer_prefix(prompt: str, entry_point: str) -> str | None:
     last = module.body[-1] if module.body else None
     if not isinstance(last, (ast.FunctionDef, ast.AsyncFunctionDef)) or last.name != entry_point:
         return None
-    only_docstring = len(last.body) == 1 and isinstance(last.body[0], ast.Expr) \
-        and isinstance(last.body[0].value, ast.Constant) and isinstance(last.body[0].value.value, str)
-    if not only_docstring or "```" in prompt:
+    if len(last.body) != 1 or ast.get_docstring(last) is None or "```" in prompt:
         return None
     return FENCE + prompt.rstrip() + "\n"
-
-
-def tests_prefix() -> str:
-    return FENCE + "assert "

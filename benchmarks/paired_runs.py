@@ -10,7 +10,6 @@ results/bench/), run.json and sessions.jsonl. Only samples complete in both runs
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import time
 from collections import defaultdict
@@ -18,15 +17,12 @@ from pathlib import Path
 
 from eval.records import RoundRecord
 from eval.report import candidates_by_round
-from eval.run_dir import RunDir, complete_lines
+from eval.run_dir import RunDir
 
 
 def load(run_dir: Path) -> tuple[list[RoundRecord], dict, list[dict]]:
-    plain, packed = run_dir / "attempts.jsonl", run_dir / "attempts.jsonl.gz"
-    raw = plain.read_bytes() if plain.exists() else gzip.decompress(packed.read_bytes())
-    lines = complete_lines([RoundRecord.model_validate_json(x) for x in raw.splitlines() if x.strip()])
-    info = RunDir(run_dir).run_info()
-    return lines, info.model_dump(), RunDir(run_dir).sessions()
+    directory = RunDir(run_dir)
+    return directory.load_attempts(repair=False), directory.run_info().model_dump(), directory.sessions()
 
 
 def per_problem(lines: list[RoundRecord], rounds: int) -> dict[str, list[float]]:

@@ -16,43 +16,37 @@ after round 0, 1, ..., from summary.json), with the two targets of the token-cos
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from agent.trace_events import ModelCall
+from agent.view.data import read_events, trace_file
 from eval.records import RoundRecord
-from eval.run_dir import RunDir, complete_lines
+from eval.run_dir import RunDir
 
 TARGETS = [(2000, 75.0), (3000, 78.0)]
 
 
-def records(run_dir: Path) -> list[RoundRecord]:
-    plain, packed = run_dir / "attempts.jsonl", run_dir / "attempts.jsonl.gz"
-    raw = plain.read_bytes() if plain.exists() else gzip.decompress(packed.read_bytes())
-    return complete_lines([RoundRecord.model_validate_json(x) for x in raw.splitlines() if x.strip()])
-
-
-def bought_by(call: dict) -> str:
+def bought_by(call: ModelCall) -> str:
     """What a model call spent its tokens on, from its node and conversation."""
-    if call["node"] == "prepare":
+    if call.node == "prepare":
         return "proposed tests"
-    if any(m["role"] == "assistant" for m in call["messages"][:-1]) or sum(
-            m["role"] == "user" for m in call["messages"]) > 1:
+    if any(m["role"] == "assistant" for m in call.messages[:-1]) or sum(m["role"] == "user" for m in call.messages) > 1:
         return "repairs"
-    return "first batch" if call["round"] == 0 else "later batches"
+    return "first batch" if call.round == 0 else "later batches"
 
 
 def trace_split(run_dir: Path, outcome: dict[str, str]) -> dict | None:
-    plain, packed = run_dir / "trace.jsonl", run_dir / "trace.jsonl.gz"
-    if not plain.exists() and not packed.exists():
+    trace = trace_file(run_dir)
+    if trace is None:
         return None
     spent: dict[str, Counter] = defaultdict(Counter)
-    for line in (plain.open(encoding="utf-8") if plain.exists() else gzip.open(packed, "rt", encoding="utf-8")):
-        event = json.loads(line)
-        if event.get("kind") == "model_call" and event["task"] in outcome:
-            spent[outcome[event["task"]]][bought_by(event)] += event["tokens"]["completion"]
+    for (task, _), events in read_events(trace).items():
+        for event in events:
+            if isinstance(event, ModelCall) and task in outcome:
+                spent[outcome[task]][bought_by(event)] += event.tokens.completion
     counts = Counter(outcome.values())
     return {group: {"problems": counts[group], "tokens_per_problem": round(sum(c.values()) / counts[group], 1),
                     "by_purpose_per_problem": {k: round(v / counts[group], 1) for k, v in sorted(c.items())}}
@@ -61,7 +55,7 @@ def trace_split(run_dir: Path, outcome: dict[str, str]) -> dict | None:
 
 def measure(label: str, run_dir: Path) -> dict:
     info = RunDir(run_dir).run_info()
-    lines = records(run_dir)
+    lines = RunDir(run_dir).load_attempts(repair=False)
     by_sample: dict[tuple[str, int], list[RoundRecord]] = defaultdict(list)
     for line in lines:
         by_sample[(line.task_id, line.sample)].append(line)

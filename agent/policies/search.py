@@ -50,7 +50,7 @@ async def choose_inputs(ctx: RunContext, visible: list[str]) -> tuple[list[TestI
         message = {"role": "user", "content": prompts.render(ctx.family, "self_tests", prompt=ctx.problem.prompt,
                                                              entry_point=ctx.problem.entry_point)}
         reply, usage = await ctx.ask([ctx.system(), message], "prepare", 0, temperature=0.0,
-                                     prefix=prefill.tests_prefix() if ctx.config.prefill else None,
+                                     prefix=prefill.TESTS_PREFIX if ctx.config.prefill else None,
                                      max_tokens=min(MODEL_TEST_TOKENS, ctx.config.max_tokens))
         proposed = parse_asserts(reply.choices[0].text, ctx.problem.entry_point)
     inputs = gather_inputs(ctx.problem.prompt, ctx.problem.entry_point, visible, proposed, ctx.config.inputs)
