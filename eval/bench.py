@@ -133,7 +133,7 @@ class BenchProgress:
 
 
 class Bench:
-    STOP_GRACE = 5.0  # seconds a stopped run waits for finished samples' hidden judging
+    STOP_GRACE = 3.0  # seconds a stopped run waits for finished samples' hidden judging
     JUDGE_ATTEMPTS = 4
     JUDGE_WAIT = 1.0  # seconds before the first retry, doubled each time
 

@@ -170,13 +170,14 @@ class Pool:
             self._history.clear()
             self._idle.clear()
             self._cond.notify_all()
+        started = time.monotonic()
         threads = [threading.Thread(target=e.destroy, daemon=True) for e in executors]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join(timeout=15)
-        deadline = time.monotonic() + wait
+        # the wait for those still starting runs beside the destroys, not after them
         with self._cond:
-            while self._starting and time.monotonic() < deadline:
-                self._cond.wait(deadline - time.monotonic())
+            while self._starting and time.monotonic() < started + wait:
+                self._cond.wait(started + wait - time.monotonic())
+        for thread in threads:
+            thread.join(timeout=max(0.0, started + 15 - time.monotonic()))
         self.backend.close()

@@ -3,8 +3,10 @@ sentence and exit 2 for bad input, and the options several commands take."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from typing import Annotated, Callable, Iterator, Literal, NoReturn, Optional
+import signal
+from typing import Annotated, Any, Callable, Coroutine, Iterator, Literal, NoReturn, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +30,40 @@ BaseUrlOption = Annotated[Optional[str], typer.Option(help="OpenAI-compatible se
 ModelOption = Annotated[Optional[str], typer.Option(help="model name; default: $AGENT_MODEL or the bundled model")]
 CacheOption = Annotated[Optional[str], typer.Option("--cache-dir", help="cache folder; default $REPAIR_AGENT_CACHE "
                                                                         "or ~/.cache/repair-agent")]
+
+
+T = TypeVar("T")
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, where SIGTERM stops the work as Ctrl-C does: by cancelling it, so that
+    its clean-up (a bench's grace for finished samples, closing the sandbox) always runs in
+    the same order, wherever the signal lands; then the process exits 143."""
+    terminated = False
+
+    async def main() -> T:
+        nonlocal terminated
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+
+        def on_sigterm() -> None:
+            nonlocal terminated
+            terminated = True
+            task.cancel()
+
+        previous = signal.getsignal(signal.SIGTERM)
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        try:
+            return await work
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)  # which leaves the default action: put back ours
+            signal.signal(signal.SIGTERM, previous)
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        if terminated:
+            raise SystemExit(128 + signal.SIGTERM) from None
+        raise
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from agent.cli.app import BaseUrlOption, ModelOption, SandboxBackend, SandboxOption, WeakOption, app, clamp_workers, \
-    clean_errors, count, err, fail, invalid_option, say
+    clean_errors, count, err, fail, invalid_option, run_async, say
 from agent.cli.summaries import finish_report, report_partial
 from agent.cli.solver_options import SolverChoice, given_options, solver_config, solver_options
 from eval.datasets import DatasetFormat
@@ -155,7 +155,7 @@ def run_benches(plans: list[BenchPlan], shared: SharedOptions, display: "BenchDi
 
                 ray_benches(plans, client, boxes, shared, display)
             else:
-                asyncio.run(_bench_all(plans, client, boxes, shared.concurrency, display, sequential))
+                run_async(_bench_all(plans, client, boxes, shared.concurrency, display, sequential))
         except BenchStopped as exc:
             display.stop()
             for plan in plans:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from agent.cli.app import BaseUrlOption, ModelOption, SandboxOption, WeakOption, app, clean_errors, count, fail, \
-    out, say
+    out, run_async, say
 from agent.cli.solver_options import SolverChoice, solver_config, solver_options
 from agent.config import SolverConfig
 
@@ -49,7 +48,7 @@ def solve(
                           allow_weak_isolation=allow_weak_sandbox)
     with clean_errors(), model_server(base_url, say) as url:
         client = ClientConfig.from_options(base_url=url, model=model)
-        result = asyncio.run(_solve(problem, config, client, boxes, target))
+        result = run_async(_solve(problem, config, client, boxes, target))
     (target / "result.json").write_text(result.model_dump_json(indent=2) + "\n")
     _show_solved(result, problem, as_json)
     say(f"result: {target / 'result.json'}  trace: {target / 'trace.jsonl'}  page: {_page(target)}")
