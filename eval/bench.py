@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from agent.config import SolverConfig, SolverDescription
 from eval.judging import judge_rounds
 from eval.datasets import read_dataset
+from eval.expected import reference_of
 from eval.problems import Problem, ProblemError
 from eval.records import SampleResult
 from eval.report import candidates_by_round
@@ -75,7 +76,7 @@ def load_dataset(config: BenchConfig) -> LoadedDataset:
     records left out."""
     path = dataset_path(config.dataset)
     dataset = read_dataset(path, config.format, config.skip_bad, config.challenge_tests)
-    missing = [p.task_id for p in dataset.problems if p.test is None]
+    missing = [p.task_id for p in dataset.problems if p.test is None and reference_of(p) is None]
     if missing:
         raise ProblemError(f"{path}: the bench judges on hidden tests, but {missing[0]} has no `test`")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

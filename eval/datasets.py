@@ -3,11 +3,12 @@
 - `human-eval`: human-eval's JSONL (`task_id`, `prompt`, `entry_point`, `test`, ...).
 - `evalplus`: HumanEval+ and MBPP+ files (`task_id`, `prompt`, `entry_point`,
   `canonical_solution`, `base_input`, `plus_input`, `atol`). The expected outputs are the
-  canonical solution's, computed where the test runs (the test's own sandbox) on a deep
-  copy of each input; a value is compared as evalplus compares it (floats within `atol`,
-  at least 1e-6). The problem's test covers base and extra inputs (the "plus" verdict);
-  `base_test` covers the base inputs alone (the "base" verdict). An MBPP+ prompt, a bare
-  docstring, gets the canonical solution's signature.
+  canonical solution's, computed once in the sandbox and cached (`eval.expected`): until
+  `complete_expected` has run, such a problem holds its `evalplus_reference` and no test.
+  A value is compared as evalplus compares it (floats within `atol`, at least 1e-6). The
+  problem's test covers base and extra inputs (the "plus" verdict); `base_test` covers the
+  base inputs alone (the "base" verdict). An MBPP+ prompt, a bare docstring, gets the
+  canonical solution's signature.
 - `mbpp`: MBPP's own records, original or sanitized (`task_id`, `text` or `prompt`,
   `code`, `test_list`, `test_setup_code`, `challenge_test_list`, `test_imports`). The
   model sees what MBPP's convention shows: the description, the function's name and
@@ -29,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from eval.expected import EvalplusReference
 from eval.problems import Problem, ProblemError, _first_error, _open_text
 
 DatasetFormat = Literal["human-eval", "mbpp", "evalplus"]
@@ -96,9 +98,11 @@ class EvalplusRecord(BaseModel):
             task = prompt.strip().strip('"').strip("'").strip().replace("\\", "\\\\")
             prompt = f'def {self.entry_point}({arguments}):\n    """{textwrap.indent(task, "    ").strip()}\n    """\n'
         program = self.prompt + self.canonical_solution if prompt == self.prompt else self.canonical_solution
-        plus = _evalplus_test(program, self.entry_point, self.base_input + self.plus_input, self.atol)
-        base = _evalplus_test(program, self.entry_point, self.base_input, self.atol)
-        return Problem(prompt=prompt, entry_point=self.entry_point, task_id=self.task_id, test=plus, base_test=base)
+        reference = EvalplusReference(program=program, entry_point=self.entry_point, atol=self.atol,
+                                      inputs=self.base_input + self.plus_input, base_count=len(self.base_input))
+        # its tests are written once the expected outputs are known (eval.expected.complete_expected)
+        return Problem(prompt=prompt, entry_point=self.entry_point, task_id=self.task_id,
+                       evalplus_reference=reference.model_dump())
 
 
 def _defined(code: str, name: str) -> tuple[str, str]:
@@ -109,40 +113,6 @@ def _defined(code: str, name: str) -> tuple[str, str]:
     except SyntaxError as exc:
         raise ValueError(f"the canonical solution does not parse ({exc.msg})") from None
     raise ValueError(f"the canonical solution defines no function {name!r}")
-
-
-_EVALPLUS_CHECK = '''import copy as _copy, json as _json, math as _math
-
-_INPUTS = _json.loads({inputs!r})
-_REFERENCE = {{}}
-exec(compile({program!r}, "<canonical solution>", "exec"), _REFERENCE)
-_EXPECT = _REFERENCE[{entry_point!r}]
-
-
-def _close(got, expected, atol):
-    if isinstance(expected, bool) or isinstance(got, bool):
-        return type(got) is type(expected) and got == expected
-    if isinstance(expected, float) or (isinstance(got, float) and isinstance(expected, int)):
-        if not isinstance(got, (int, float)):
-            return False
-        if _math.isnan(expected):
-            return _math.isnan(got)
-        return abs(got - expected) <= max(atol, 1e-6) + 1e-7 * abs(expected)
-    if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
-        return type(got) is type(expected) and len(got) == len(expected) and all(
-            _close(g, e, atol) for g, e in zip(got, expected))
-    return got == expected
-
-
-def check(candidate):
-    for args in _INPUTS:
-        expected = _EXPECT(*_copy.deepcopy(args))
-        assert _close(candidate(*args), expected, {atol!r})
-'''
-
-
-def _evalplus_test(program: str, entry_point: str, inputs: list[list[Any]], atol: float) -> str:
-    return _EVALPLUS_CHECK.format(inputs=json.dumps(inputs), program=program, entry_point=entry_point, atol=atol)
 
 
 class Dataset(BaseModel):

@@ -7,6 +7,7 @@ import ast
 from pydantic import BaseModel, Field
 
 from agent.inputs import gather_inputs
+from eval.expected import reference_of
 from eval.problems import Problem, harness_imports
 from tools.visible_tests import function_of, visible_tests_of
 
@@ -18,6 +19,7 @@ class Harness(BaseModel):
     call: str = Field(description="what the problem's test runs, in a sandbox of its own")
     imports: str = Field(description="the test's top-level imports, which the candidate's program also gets")
     test: str | None = Field(description="the hidden test")
+    expected_outputs: str | None = Field(None, description="evalplus: where the test's expected outputs come from")
 
 
 class Inspection(BaseModel):
@@ -40,5 +42,15 @@ def inspect_problem(problem: Problem, inputs: int = 16) -> Inspection:
         task_id=problem.task_id, entry_point=problem.entry_point, signature=signature, prompt=problem.prompt,
         visible_tests=visible, visible_from="given" if problem.visible_tests else "docstring",
         inputs=[i.model_dump(exclude_none=True) for i in made],
-        harness=Harness(call=f"check({problem.entry_point})", imports=harness_imports(problem.test or ""),
-                        test=problem.test))
+        harness=_harness(problem))
+
+
+def _harness(problem: Problem) -> Harness:
+    call = f"check({problem.entry_point})"
+    reference = reference_of(problem)
+    if problem.test is not None or reference is None:
+        return Harness(call=call, imports=harness_imports(problem.test or ""), test=problem.test)
+    shape = reference.tests([None] * len(reference.inputs))[0]  # the test's form, outputs not yet known
+    return Harness(call=call, imports=harness_imports(shape), test=None, expected_outputs=(
+        f"the canonical solution's outputs on {len(reference.inputs)} inputs ({reference.base_count} base), "
+        "computed once in the sandbox when first judged, then cached"))

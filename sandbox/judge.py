@@ -201,6 +201,7 @@ class CallRecord:
     got: str | None = None
     raised: str | None = None
     observed: str | None = None
+    value: object = None  # values jobs: the returned value, encoded
 
 
 @dataclass
@@ -210,6 +211,7 @@ class _Session:
     channel: Channel
     entry_point: str
     observe: bool = False
+    values: bool = False
     deadline: float = 0.0
     calls: list[CallRecord] = field(default_factory=list)
     aborted: Abort | None = None
@@ -274,6 +276,12 @@ class _Session:
             value = decoded.value
             _mirror_mutations(args, decoded.mutated)
             record.got = _safe_repr(value)
+            if self.values:
+                try:
+                    record.value = encode(value)
+                except CodecError as exc:
+                    raise self.abort(InvalidValue(f"the candidate returned a value that cannot be kept: {exc}")
+                                     ) from None
             if self.observe:
                 try:
                     record.observed = "=" + behaviour_digest(value, self.deadline)
@@ -452,6 +460,8 @@ def _run_test(session: _Session, job: Job, index: int) -> TestResult:
         result.call, result.got = last.call, last.got if last.raised is None else None
         if result.exception is None and last.raised is not None and not result.passed:
             result.exception = last.raised
+    if job.values and result.passed and session.calls:
+        result.value = session.calls[-1].value
     if job.observe:
         aborted = result.kind in ("timeout", "crash", "invalid_value", "sandbox")
         last_observed = session.calls[-1].observed if session.calls else None
@@ -511,7 +521,7 @@ def judge(job: Job, channel: Channel) -> tuple[Verdict, bool]:
             session = None
         if session is None:
             session = _Session(channel=channel, entry_point=job.entry_point, observe=job.observe,
-                               deadline=test_started + job.timeout)
+                               values=job.values, deadline=test_started + job.timeout)
             try:
                 load_error = _start(session, job)
             except HostLost as exc:

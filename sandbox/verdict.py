@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -38,6 +38,8 @@ class Job(BaseModel):
     timeout: float = Field(3.0, gt=0, description="seconds per test, the program's own start-up included")
     observe: bool = Field(False, description="record what the candidate's last call in each test returned or "
                                              "raised (`TestResult.observed`), for comparing candidates' behaviour")
+    values: bool = Field(False, description="record what each test's last call returned, encoded for the sandbox "
+                                            "boundary (`TestResult.value`): a reference solution's expected outputs")
     secret: bool = Field(True, description="the tests are secret (hidden tests): no executor serves two jobs "
                                            "with the same tests; False for inputs the agent made up itself")
 
@@ -69,6 +71,8 @@ class TestResult(BaseModel):
                                                    "the value it returned, `!` and the type it raised, "
                                                    "`too_large` for a value of more parts than a digest takes, "
                                                    "or the abort's kind")
+    value: Any = Field(None, description="values jobs: what the last call returned, as `sandbox.executor.encode` "
+                                         "gives it (None where it returned nothing the codec carries)")
     duration: float = 0.0
 
 

@@ -147,6 +147,7 @@ def run_benches(plans: list[BenchPlan], shared: SharedOptions, display: "BenchDi
 
     boxes = SandboxConfig(backend=shared.sandbox, allow_weak_isolation=shared.allow_weak_sandbox,
                           **({"workers": clamp_workers(shared.workers)} if shared.workers else {}))
+    plans = [_with_expected_outputs(plan, boxes) for plan in plans]
     with clean_errors(display.stop), model_server(shared.base_url, say) as url:
         client = ClientConfig.from_options(base_url=url, model=shared.model, timeout=900.0, retries=5, backoff=1.0)
         try:
@@ -164,6 +165,16 @@ def run_benches(plans: list[BenchPlan], shared: SharedOptions, display: "BenchDi
             fail(f"the run stopped: {exc}; everything finished is saved in {where}, "
                  "run the same command again to resume")
     display.stop()
+
+
+def _with_expected_outputs(plan: BenchPlan, boxes) -> BenchPlan:
+    """The plan with its evalplus problems' expected outputs written into their tests."""
+    from agent.cli.expected_outputs import with_expected_outputs
+
+    problems, skipped = with_expected_outputs(plan.problems, boxes, plan.config.skip_bad)
+    if not problems:
+        fail(f"no problem of {plan.config.dataset} is left to run")
+    return plan._replace(problems=problems, skipped=plan.skipped + skipped)
 
 
 async def _bench_all(plans: list[BenchPlan], client, boxes, concurrency: int, display,

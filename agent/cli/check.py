@@ -35,6 +35,7 @@ def check(
     records, problem_set, journal = _open_journal(samples, problems, target, resume)
     config = SandboxConfig(backend=sandbox, allow_weak_isolation=allow_weak_sandbox,
                            **({"workers": clamp_workers(workers)} if workers else {}))
+    problem_set = _with_expected_outputs(problem_set, records, config)
     started = time.monotonic()
     outcomes = _judge_into(journal, records, problem_set, config, timeout, target)
     scores = summarize(records, outcomes)
@@ -62,6 +63,15 @@ def _open_journal(samples: Path, problems: Optional[Path], target: Path, resume:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write results next to {target}: {exc.strerror}")
+
+
+def _with_expected_outputs(problem_set: dict, records, config) -> dict:
+    """The sampled evalplus problems with their expected outputs (computed once, cached)."""
+    from agent.cli.expected_outputs import with_expected_outputs
+
+    sampled = {record["task_id"] for record in records}
+    completed, _ = with_expected_outputs([p for task, p in problem_set.items() if task in sampled], config)
+    return {**problem_set, **{str(p.task_id): p for p in completed}}
 
 
 def _judge_into(journal, records, problem_set, config, timeout: float, target: Path):

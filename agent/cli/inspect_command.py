@@ -63,3 +63,5 @@ def _show(seen) -> None:
     harness = seen.harness
     out.print(f"[bold]harness[/]: {harness.program}, then {harness.call} in a sandbox of its own"
               + (f"; imports: {harness.imports}" if harness.imports else ""), highlight=False)
+    if harness.expected_outputs:
+        out.print(f"expected outputs: {harness.expected_outputs}", highlight=False)

@@ -126,12 +126,27 @@ MBPP_PLUS = {"task_id": "Mbpp/3", "entry_point": "is_not_prime",
              "base_input": [[2], [10]], "plus_input": [[1], [0]], "atol": 0}
 
 
+def completed(problems, sandbox, cache_folder, skip_bad=False):
+    """The problems with their expected outputs, computed with `sandbox` where not cached."""
+    import contextlib
+
+    from eval.expected import ExpectedCache, complete_expected
+
+    return complete_expected(problems, ExpectedCache(cache_folder), lambda: contextlib.nullcontext(sandbox),
+                             skip_bad=skip_bad, say=lambda m: None)
+
+
 def test_evalplus_records_are_judged_on_base_and_on_plus(tmp_path, sandbox):
     from eval.judging import base_problem
 
     dataset = read_dataset(write(tmp_path / "plus.jsonl", HUMANEVAL_PLUS, MBPP_PLUS))
     assert dataset.format == "evalplus"
-    decimal, prime = dataset.problems
+    assert all(p.test is None for p in dataset.problems)  # until the expected outputs are known
+    problems, skipped = completed(dataset.problems, sandbox, tmp_path / "expected")
+    assert skipped == [] and len(list((tmp_path / "expected").glob("*.json"))) == 2
+    decimal, prime = problems
+    # the tests hold the outputs: judging a candidate runs no reference code
+    assert "% 1.0" not in decimal.test and "math.sqrt" not in prime.test
     assert "def is_not_prime(n):" in prime.prompt and "assert is_not_prime(2) == False" in prime.prompt
     assert extract_visible_tests(prime.prompt, "is_not_prime") == ["assert is_not_prime(2) == False"]
     judge = lambda problem, completion: sandbox.run(hidden_job(problem, completion)).passed  # noqa: E731
@@ -142,6 +157,45 @@ def test_evalplus_records_are_judged_on_base_and_on_plus(tmp_path, sandbox):
     naive = "\ndef is_not_prime(n):\n    return any(n % i == 0 for i in range(2, n))\n"  # 0 and 1 wrong
     assert judge(base_problem(prime), naive) and not judge(prime, naive)
     assert judge(prime, "\n" + MBPP_PLUS["canonical_solution"])
+
+
+class NoSandbox:
+    def __enter__(self):
+        raise AssertionError("the cache should have answered")
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_expected_outputs_are_computed_once_and_cached_by_content(tmp_path, sandbox):
+    problems = read_dataset(write(tmp_path / "plus.jsonl", HUMANEVAL_PLUS, MBPP_PLUS)).problems
+    first, _ = completed(problems, sandbox, tmp_path / "expected")
+    import contextlib
+
+    from eval.expected import ExpectedCache, complete_expected
+
+    again, _ = complete_expected(problems, ExpectedCache(tmp_path / "expected"), NoSandbox, say=lambda m: None)
+    assert [p.test for p in again] == [p.test for p in first]
+    # another input is another key: computed, not read from the old entry
+    changed = dict(MBPP_PLUS, plus_input=[[1], [4]])
+    other = read_dataset(write(tmp_path / "changed.jsonl", changed)).problems
+    with pytest.raises(AssertionError, match="cache should have answered"):
+        complete_expected(other, ExpectedCache(tmp_path / "expected"), NoSandbox, say=lambda m: None)
+    # a damaged entry is computed again
+    for path in (tmp_path / "expected").glob("*.json"):
+        path.write_text('{"version": 1, "values": [["f", "nonsense"]]}')
+    fresh, _ = complete_expected(problems, ExpectedCache(tmp_path / "expected"),
+                                 lambda: contextlib.nullcontext(sandbox), say=lambda m: None)
+    assert [p.test for p in fresh] == [p.test for p in first]
+
+
+def test_a_canonical_solution_that_fails_stops_the_load_or_is_left_out(tmp_path, sandbox):
+    broken = dict(MBPP_PLUS, task_id="Mbpp/bad", plus_input=[[1], ["x"]])  # "x" < 2 raises TypeError
+    problems = read_dataset(write(tmp_path / "plus.jsonl", HUMANEVAL_PLUS, broken)).problems
+    with pytest.raises(ProblemError, match=r"Mbpp/bad: the canonical solution fails on input 3 \(failed: .* not supported"):
+        completed(problems, sandbox, tmp_path / "expected")
+    kept, skipped = completed(problems, sandbox, tmp_path / "expected", skip_bad=True)
+    assert [p.task_id for p in kept] == ["HumanEval/2"] and len(skipped) == 1 and "Mbpp/bad" in skipped[0]
 
 
 def test_an_evalplus_bench_reports_base_and_plus(tmp_path):
@@ -157,3 +211,12 @@ def test_an_evalplus_bench_reports_base_and_plus(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["pass_at_k_base"]["0"]["1"] == 1.0 and summary["pass_at_k"]["0"]["1"] == 0.0
     assert "## evalplus: base and plus" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_inspect_says_where_evalplus_outputs_come_from(tmp_path):
+    path = write(tmp_path / "plus.jsonl", HUMANEVAL_PLUS)
+    result = CliRunner().invoke(app, ["inspect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    harness = json.loads(result.output)["harness"]
+    assert harness["test"] is None and "outputs on 4 inputs (2 base)" in harness["expected_outputs"]
+    assert harness["imports"] == "import json as _json, math as _math"
