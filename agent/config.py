@@ -48,6 +48,8 @@ class SolverConfig(BaseModel):
     consensus_margin: int = Field(2, ge=1, description="search: stop once the leading cluster passes the examples "
                                                        "and has this many members more than the next")
     input_timeout: float = Field(1.0, gt=0, description="search: seconds per input when comparing candidates")
+    greedy_first: bool = Field(False, description="search: the first batch also holds the greedy answer "
+                                                  "(temperature 0), first in the pool, so it wins ties")
     prefill: bool = Field(True, description="search: begin each answer with the prompt's code and each test "
                                             "proposal with `assert`, so the model writes only what is new "
                                             "(vLLM's continue_final_message; off for servers without it)")

@@ -44,12 +44,12 @@ class EvalplusReference(BaseModel):
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         return digest.hexdigest()
 
-    def jobs(self) -> list[Job]:
+    def jobs(self, timeout: float = REFERENCE_TIMEOUT) -> list[Job]:
         """The canonical solution called once per input, each call's value recorded."""
         tests = [TestCase(name=f"input {i}", source=f"import json\ncandidate(*json.loads({json.dumps(args)!r}))\n")
                  for i, args in enumerate(self.inputs)]
         return [Job(program=self.program, entry_point=self.entry_point, tests=tests[i:i + INPUTS_PER_JOB],
-                    timeout=REFERENCE_TIMEOUT, values=True) for i in range(0, len(tests), INPUTS_PER_JOB)]
+                    timeout=timeout, values=True) for i in range(0, len(tests), INPUTS_PER_JOB)]
 
     def tests(self, expected: list[Any]) -> tuple[str, str]:
         """The problem's hidden test (base and extra inputs) and its base test, holding the

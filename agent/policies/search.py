@@ -90,6 +90,9 @@ async def draw(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any
     temperature = ctx.sampling_temperature(True)
     requests = [ctx.ask([ctx.system(), ctx.task()], "draw", round_, n=ctx.config.candidates, temperature=temperature,
                         prefix=ctx.answer_prefix)]
+    if round_ == 0 and ctx.config.greedy_first:
+        requests.insert(0, ctx.ask([ctx.system(), ctx.task()], "draw", round_, n=1, temperature=0.0,
+                                   prefix=ctx.answer_prefix))
     feedback_text = counterexample_feedback(ctx, state) if round_ > 0 else None
     if feedback_text is not None:
         selection, pool = state["selection"], state.get("pool") or []
@@ -185,7 +188,8 @@ class SearchPolicy:
     name: ClassVar[str] = "search"
     reads: ClassVar[frozenset[str]] = frozenset({"rounds", "candidates", "temperature", "search_temperature",
                                                  "token_budget", "time_budget", "inputs", "propose_tests",
-                                                 "consensus_margin", "input_timeout", "prefill"})
+                                                 "consensus_margin", "input_timeout", "prefill",
+                                                 "greedy_first"})
     nodes_per_round: ClassVar[int] = 2
     shares_first_round: ClassVar[bool] = False
 

@@ -231,6 +231,17 @@ def test_search_without_model_tests_asks_nothing_extra(sandbox):
     assert result.solved and len(llm.requests) == 1
 
 
+def test_greedy_first_adds_the_greedy_answer_first_to_the_first_batch(sandbox):
+    result, llm, _ = search(sandbox, [[TESTS], [GOOD], [BAD, GOOD_TOO, BAD], [GOOD, GOOD, GOOD]], greedy_first=True)
+    greedy, sampled = llm.requests[1], llm.requests[2]
+    assert (greedy["n"], greedy["temperature"]) == (1, 0.0) and (sampled["n"], sampled["temperature"]) == (3, 0.8)
+    first = result.rounds[0]
+    assert first.candidates == 4 and first.drawn[0].strip().endswith("(s[n // 2 - 1] + s[n // 2]) / 2")  # GOOD
+    assert result.solved and first.cluster_size == 2
+    # later batches are sampled only
+    assert all(r["temperature"] == 0.8 for r in llm.requests[3:])
+
+
 BODY_GOOD = "    s = sorted(xs)\n    n = len(s)\n    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2"
 BODY_BAD = "    return sorted(xs)[len(xs) // 2]"
 
