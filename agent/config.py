@@ -50,6 +50,9 @@ class SolverConfig(BaseModel):
     input_timeout: float = Field(1.0, gt=0, description="search: seconds per input when comparing candidates")
     greedy_first: bool = Field(False, description="search: the first batch also holds the greedy answer "
                                                   "(temperature 0), first in the pool, so it wins ties")
+    greedy_prior: bool = Field(False, description="search with --greedy-first, no examples: the greedy answer's "
+                                                  "cluster stays the answer unless another has --consensus-margin "
+                                                  "more members")
     prefill: bool = Field(True, description="search: begin each answer with the prompt's code and each test "
                                             "proposal with `assert`, so the model writes only what is new "
                                             "(vLLM's continue_final_message; off for servers without it)")
@@ -61,6 +64,8 @@ class SolverConfig(BaseModel):
         if self.feedback == "hidden" and "feedback" not in policy_named(self.policy).reads:
             raise ValueError(f"the {self.policy} policy judges without feedback tests; hidden-test feedback "
                              "(the oracle mode) is for the repair and react policies")
+        if self.greedy_prior and not self.greedy_first:
+            raise ValueError("--greedy-prior needs --greedy-first (the greedy answer must be in the pool)")
         return self
 
 

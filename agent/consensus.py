@@ -65,8 +65,11 @@ class Selection(BaseModel):
         return self.clusters[0]
 
 
-def select(inputs: list[TestInput], behaviours: list[Behaviour], margin: int = 2) -> Selection:
-    """The answer among `behaviours` (one per candidate, same inputs), and why."""
+def select(inputs: list[TestInput], behaviours: list[Behaviour], margin: int = 2, prior: int | None = None
+           ) -> Selection:
+    """The answer among `behaviours` (one per candidate, same inputs), and why. Without
+    examples, the cluster of candidate `prior` (the greedy answer) stays the leader unless
+    another has `margin` members more."""
     examples = [i for i, test in enumerate(inputs) if test.source == "example"]
     claims = [i for i, test in enumerate(inputs) if test.claimed is not None]
     kept = [i for i in range(len(inputs)) if any(not failed(b.outcomes[i]) for b in behaviours)]
@@ -87,11 +90,21 @@ def select(inputs: list[TestInput], behaviours: list[Behaviour], margin: int = 2
         cluster.survives = cluster.examples_passed == best_examples and not (cluster.broken and any_sound)
         cluster.score = round(cluster.support * (1 + cluster.agreed), 4) if cluster.survives else 0.0
     clusters.sort(key=lambda c: (c.survives, c.score, c.size, -c.members[0]), reverse=True)
+    kept_prior = False
+    if prior is not None and not examples:
+        held = next(c for c in clusters if prior in c.members)
+        if held.survives and held is not clusters[0] and clusters[0].size - held.size < margin:
+            clusters.remove(held)
+            clusters.insert(0, held)
+            kept_prior = True
     leader = clusters[0]
     survivors = [c for c in clusters if c.survives]
-    runner_up = survivors[1].size if len(survivors) > 1 else 0
+    runner_up = max((c.size for c in survivors[1:]), default=0) if kept_prior else \
+        (survivors[1].size if len(survivors) > 1 else 0)
     passes_examples = not examples or leader.examples_passed == len(examples)
-    if not examples:
+    if kept_prior:
+        reason = "the greedy answer (no examples; no cluster leads it by the margin)"
+    elif not examples:
         reason = "agreement (no examples)"
     elif passes_examples:
         reason = "examples, then agreement" if len(survivors) > 1 else "examples"

@@ -130,7 +130,8 @@ async def observe(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, 
         new.append(candidate.model_copy(update={"verdict": verdict, "behaviour": behaviour, "passed": passed,
                                                 "total": len(examples)}))
     pool = (state.get("pool") or []) + new
-    selection = select(inputs, [c.behaviour for c in pool], ctx.config.consensus_margin) if tests else None
+    prior = 0 if ctx.config.greedy_first and ctx.config.greedy_prior else None  # the greedy answer is drawn first
+    selection = select(inputs, [c.behaviour for c in pool], ctx.config.consensus_margin, prior) if tests else None
     best = pool[selection.chosen] if selection else pool[0]
     judge_seconds = time.monotonic() - started
     ctx.tracer.emit(SelectionMade(node="observe", round=round_, **_trace_facts(selection, pool, len(new))),
@@ -189,7 +190,7 @@ class SearchPolicy:
     reads: ClassVar[frozenset[str]] = frozenset({"rounds", "candidates", "temperature", "search_temperature",
                                                  "token_budget", "time_budget", "inputs", "propose_tests",
                                                  "consensus_margin", "input_timeout", "prefill",
-                                                 "greedy_first"})
+                                                 "greedy_first", "greedy_prior"})
     nodes_per_round: ClassVar[int] = 2
     shares_first_round: ClassVar[bool] = False
 

@@ -166,6 +166,18 @@ def test_broken_candidates_never_win_and_dead_inputs_are_dropped():
     assert select(inputs, [works, all_raise]).kept_inputs == [0, 1]
 
 
+def test_without_examples_the_greedy_cluster_stays_unless_beaten_by_the_margin():
+    inputs = inputs_of(0, 3)
+    greedy, other = behaviour("abc"), behaviour("abd")
+    one_more = select(inputs, [greedy, other, other], margin=2, prior=0)
+    assert one_more.chosen == 0 and not one_more.dominant and one_more.reason.startswith("the greedy answer")
+    assert select(inputs, [greedy, other, other], margin=2).chosen == 1  # without the prior, the plain majority
+    beaten = select(inputs, [greedy, other, other, other], margin=2, prior=0)
+    assert beaten.chosen == 1 and beaten.reason == "agreement (no examples)"
+    with_examples = inputs_of(1, 2)  # examples decide as before: the prior is for the blind case only
+    assert select(with_examples, [behaviour("abc"), behaviour("abd"), behaviour("abd")], prior=0).chosen == 1
+
+
 def test_the_counterexample_is_where_leader_and_rival_differ():
     inputs = inputs_of(1, 3)
     leader, rival = behaviour("aabc"), behaviour("aabd")
