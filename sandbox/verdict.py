@@ -72,7 +72,8 @@ class TestResult(BaseModel):
                                                    "`too_large` for a value of more parts than a digest takes, "
                                                    "or the abort's kind")
     value: Any = Field(None, description="values jobs: what the last call returned, as `sandbox.executor.encode` "
-                                         "gives it (None where it returned nothing the codec carries)")
+                                         "gives it (None where the test failed; a value the codec cannot carry fails "
+                                         "the test)")
     duration: float = 0.0
 
 

@@ -130,7 +130,7 @@ async def observe(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, 
         new.append(candidate.model_copy(update={"verdict": verdict, "behaviour": behaviour, "passed": passed,
                                                 "total": len(examples)}))
     pool = (state.get("pool") or []) + new
-    prior = 0 if ctx.config.greedy_first and ctx.config.greedy_prior else None  # the greedy answer is drawn first
+    prior = 0 if ctx.config.greedy_prior else None  # it needs greedy_first: the greedy answer is drawn first
     selection = select(inputs, [c.behaviour for c in pool], ctx.config.consensus_margin, prior) if tests else None
     best = pool[selection.chosen] if selection else pool[0]
     judge_seconds = time.monotonic() - started

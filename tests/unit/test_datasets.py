@@ -5,6 +5,7 @@ forced; a bad record is one sentence naming its file and line, or is left out wi
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from eval.datasets import read_dataset
+from eval.expected import ExpectedCache, complete_expected
 from eval.problems import ProblemError, hidden_job
 from tools.visible_tests import extract_visible_tests
 from sandbox import SandboxConfig, open_sandbox
@@ -128,10 +130,6 @@ MBPP_PLUS = {"task_id": "Mbpp/3", "entry_point": "is_not_prime",
 
 def completed(problems, sandbox, cache_folder, skip_bad=False):
     """The problems with their expected outputs, computed with `sandbox` where not cached."""
-    import contextlib
-
-    from eval.expected import ExpectedCache, complete_expected
-
     return complete_expected(problems, ExpectedCache(cache_folder), lambda: contextlib.nullcontext(sandbox),
                              skip_bad=skip_bad, say=lambda m: None)
 
@@ -170,10 +168,6 @@ class NoSandbox:
 def test_expected_outputs_are_computed_once_and_cached_by_content(tmp_path, sandbox):
     problems = read_dataset(write(tmp_path / "plus.jsonl", HUMANEVAL_PLUS, MBPP_PLUS)).problems
     first, _ = completed(problems, sandbox, tmp_path / "expected")
-    import contextlib
-
-    from eval.expected import ExpectedCache, complete_expected
-
     again, _ = complete_expected(problems, ExpectedCache(tmp_path / "expected"), NoSandbox, say=lambda m: None)
     assert [p.test for p in again] == [p.test for p in first]
     # another input is another key: computed, not read from the old entry
