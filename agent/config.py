@@ -53,6 +53,10 @@ class SolverConfig(BaseModel):
     greedy_prior: bool = Field(False, description="search with --greedy-first, no examples: the greedy answer's "
                                                   "cluster stays the answer unless another has --consensus-margin "
                                                   "more members")
+    blind_temperature: float = Field(0.4, gt=0, le=2, description="search: the sampling temperature when the "
+                                                                  "prompt shows no example: without their veto, "
+                                                                  "agreement alone chooses, and it is surer among "
+                                                                  "samples nearer the model's best")
     prefill: bool = Field(True, description="search: begin each answer with the prompt's code and each test "
                                             "proposal with `assert`, so the model writes only what is new "
                                             "(vLLM's continue_final_message; off for servers without it)")
@@ -78,6 +82,8 @@ class SolverDescription(SolverConfig):
 
     model: str = ""
     prefill: bool = Field(False, description="runs recorded before the option existed did not prefill")
+    blind_temperature: Optional[float] = Field(None, description="runs recorded before the option existed "
+                                                                 "sampled at the search temperature throughout")
 
 
 def ignored_options(config_policy: str, given: set[str]) -> list[str]:

@@ -87,7 +87,8 @@ async def draw(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any
     ctx = runtime.context
     round_ = state.get("round", 0)
     started = time.monotonic()
-    temperature = ctx.sampling_temperature(True)
+    blind = not state.get("visible_tests")  # no example to veto with: sample nearer the model's best
+    temperature = ctx.config.blind_temperature if blind else ctx.sampling_temperature(True)
     requests = [ctx.ask([ctx.system(), ctx.task()], "draw", round_, n=ctx.config.candidates, temperature=temperature,
                         prefix=ctx.answer_prefix)]
     if round_ == 0 and ctx.config.greedy_first:
@@ -190,7 +191,7 @@ class SearchPolicy:
     reads: ClassVar[frozenset[str]] = frozenset({"rounds", "candidates", "temperature", "search_temperature",
                                                  "token_budget", "time_budget", "inputs", "propose_tests",
                                                  "consensus_margin", "input_timeout", "prefill",
-                                                 "greedy_first", "greedy_prior"})
+                                                 "greedy_first", "greedy_prior", "blind_temperature"})
     nodes_per_round: ClassVar[int] = 2
     shares_first_round: ClassVar[bool] = False
 

@@ -199,9 +199,9 @@ def sandbox():
         yield box
 
 
-def search(sandbox, script, **config):
+def search(sandbox, script, prompt=PROMPT, **config):
     llm, tracer = FakeLLM(script), Tracer(task="median")
-    problem = Problem(prompt=PROMPT, entry_point="median", test=TEST, task_id="median")
+    problem = Problem(prompt=prompt, entry_point="median", test=TEST, task_id="median")
     settings = {"policy": "search", "candidates": 3, "rounds": 3, "prefill": False, **config}
     result = asyncio.run(Solver(llm, sandbox, SolverConfig(**settings), "qwen2.5-coder").solve(problem, tracer))
     return result, llm, tracer
@@ -252,6 +252,20 @@ def test_greedy_first_adds_the_greedy_answer_first_to_the_first_batch(sandbox):
     assert result.solved and first.cluster_size == 2
     # later batches are sampled only
     assert all(r["temperature"] == 0.8 for r in llm.requests[3:])
+
+
+BLIND_PROMPT = 'def median(xs: list) -> float:\n    """Median of xs."""\n'
+
+
+@pytest.mark.parametrize("config, blind, shown", [
+    ({}, 0.4, 0.8), ({"blind_temperature": 0.6, "search_temperature": 1.0}, 0.6, 1.0)])
+def test_a_prompt_without_examples_is_sampled_at_the_blind_temperature(sandbox, config, blind, shown):
+    script = [[TESTS], [BAD, GOOD_TOO, GOOD], [GOOD, GOOD, GOOD]]
+    result, llm, _ = search(sandbox, script, prompt=BLIND_PROMPT, **config)
+    assert [r["temperature"] for r in llm.requests[1:]] == [blind, blind]  # two batches, no example to repair with
+    assert result.solved
+    _, llm, _ = search(sandbox, script, **config)  # the same problem showing its examples
+    assert llm.requests[1]["temperature"] == shown
 
 
 BODY_GOOD = "    s = sorted(xs)\n    n = len(s)\n    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2"
