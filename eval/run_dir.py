@@ -37,7 +37,8 @@ class RunDirError(ValueError):
 
 class Experiment(BaseModel):
     """What decides a run's attempts: the dataset, the samples per problem, and the solver
-    as it described itself. Fixed for the run's life: a run directory refuses any change."""
+    as it described itself. Fixed for the run's life: a run directory refuses any change
+    to it, but for solver options its policy does not read (`decisive`)."""
 
     model_config = ConfigDict(extra="allow")  # schema 1 also kept the solver's settings at the top
 
@@ -55,6 +56,19 @@ class Experiment(BaseModel):
         if isinstance(raw, dict) and "solver" not in raw:
             return {**raw, "solver": {k: v for k, v in raw.items() if k in SolverDescription.model_fields}}
         return raw
+
+    def decisive(self) -> dict[str, Any]:
+        """The experiment without the solver options its policy does not read: an option
+        added (or dropped) by a later version that this policy never reads decides nothing,
+        so it does not stop a resume."""
+        from agent.policies import REGISTRY, policy_named
+        from agent.policies.base import COMMON_OPTIONS
+
+        values = self.model_dump()
+        if self.solver.policy in REGISTRY:
+            read = policy_named(self.solver.policy).reads | COMMON_OPTIONS | {"model"}
+            values["solver"] = {k: v for k, v in values["solver"].items() if k in read}
+        return values
 
 
 class RunInfo(BaseModel):
@@ -118,7 +132,7 @@ class RunDir:
                 raise RunDirError(f"{self.path} was recorded by another version of the agent (run.json schema "
                                   f"{info.schema_version}, this one writes {RUN_SCHEMA}); `agent report` reads it, "
                                   "but to run again choose a new --out")
-            differences = config_differences(info.experiment.model_dump(), experiment.model_dump())
+            differences = config_differences(info.experiment.decisive(), experiment.decisive())
             if differences:
                 raise RunDirError(f"{self.path} holds a run with another configuration ({'; '.join(differences)}); "
                                   "rerun with its options to resume, or choose a new --out")

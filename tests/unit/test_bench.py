@@ -179,6 +179,23 @@ def test_a_changed_configuration_is_refused(tmp_path, sandbox):
         RunDir(tmp_path / "run").prepare(experiment_of(config, digest, SolverDescription(**config.solver.model_dump(), model="fake")), {})
 
 
+def test_an_option_the_policy_does_not_read_does_not_stop_a_resume(tmp_path, sandbox):
+    # a run recorded before the search's --blind-temperature existed: the repair policy never reads it
+    bench(tmp_path, sandbox, FakeSolver())
+    run_file = tmp_path / "run" / "run.json"
+    recorded = json.loads(run_file.read_text())
+    recorded["experiment"]["solver"].pop("blind_temperature")
+    recorded["experiment"]["solver"]["an_option_since_removed"] = 7
+    run_file.write_text(json.dumps(recorded))
+    config = BenchConfig(dataset=str(tmp_path / "data.jsonl"), n=3, solver=SolverConfig(rounds=2))
+    problems, digest, *_ = load_dataset(config)
+    described = SolverDescription(**config.solver.model_dump(), model="fake")
+    assert RunDir(tmp_path / "run").prepare(experiment_of(config, digest, described), {})  # resumes
+    searching = SolverDescription(**{**config.solver.model_dump(), "policy": "search"}, model="fake")
+    with pytest.raises(RunDirError, match=r"solver.policy: 'repair' -> 'search'"):
+        RunDir(tmp_path / "run").prepare(experiment_of(config, digest, searching), {})
+
+
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
