@@ -86,10 +86,14 @@ class SolverDescription(SolverConfig):
                                                                  "sampled at the search temperature throughout")
 
 
-def ignored_options(config_policy: str, given: set[str]) -> list[str]:
-    """The options in `given` that the policy called `config_policy` does not read."""
+def options_read(config_policy: str) -> frozenset[str]:
+    """The solver options the policy called `config_policy` reads, its own and the common ones."""
     from agent.policies import policy_named
     from agent.policies.base import COMMON_OPTIONS
 
-    chosen = policy_named(config_policy)
-    return sorted(given - chosen.reads - COMMON_OPTIONS)
+    return policy_named(config_policy).reads | COMMON_OPTIONS
+
+
+def ignored_options(config_policy: str, given: set[str]) -> list[str]:
+    """The options in `given` that the policy called `config_policy` does not read."""
+    return sorted(given - options_read(config_policy))

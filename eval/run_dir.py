@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agent.config import SolverDescription
+from agent.config import SolverDescription, options_read
 from agent.trace_events import Event
 
 from eval.records import RoundRecord
@@ -61,13 +61,9 @@ class Experiment(BaseModel):
         """The experiment without the solver options its policy does not read: an option
         added (or dropped) by a later version that this policy never reads decides nothing,
         so it does not stop a resume."""
-        from agent.policies import REGISTRY, policy_named
-        from agent.policies.base import COMMON_OPTIONS
-
         values = self.model_dump()
-        if self.solver.policy in REGISTRY:
-            read = policy_named(self.solver.policy).reads | COMMON_OPTIONS | {"model"}
-            values["solver"] = {k: v for k, v in values["solver"].items() if k in read}
+        read = options_read(self.solver.policy) | {"model"}
+        values["solver"] = {k: v for k, v in values["solver"].items() if k in read}
         return values
 
 
